@@ -1,0 +1,1 @@
+//! WhisperService API types.

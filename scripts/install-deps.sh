@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every system and Python package the build, the tests and the benchmarks need.
+# Idempotent: a warm machine skips what is already there. Caches live outside the clone.
+set -euo pipefail
+
+CACHE="${WHISPER_OPERATOR_CACHE:-$HOME/.cache/whisper-operator}"
+mkdir -p "$CACHE"
+
+# Debian packages: whisper.cpp build (cmake, libclang), test speech (flite, sox, ffmpeg for
+# MP3/Ogg/M4A fixtures), Prometheus + promtool, load tools, openssl for the control plane's certs.
+APT_PKGS=(cmake clang libclang-dev pkg-config flite sox ffmpeg prometheus openssl jq curl unzip)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian prometheus package starts a system service; tests run their own on loopback.
+if command -v systemctl >/dev/null 2>&1; then systemctl stop prometheus 2>/dev/null || true; fi
+pkill -x prometheus 2>/dev/null || true
+
+# Python: real clients and side-by-side baselines, in a venv outside the clone.
+VENV="$CACHE/venv-py1"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+PY_PKGS=(pytest==8.3.5 openai==1.109.1 faster-whisper==1.2.1 requests==2.32.3 pyyaml==6.0.2 kubernetes-validate==1.34.1)
+stamp="$VENV/.installed-$(printf '%s\n' "${PY_PKGS[@]}" | sha256sum | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  "$VENV/bin/pip" install -q --upgrade pip >/dev/null
+  "$VENV/bin/pip" install -q "${PY_PKGS[@]}"
+  touch "$stamp"
+fi
+echo "install-deps: ok (venv $VENV)"

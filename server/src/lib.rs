@@ -1,0 +1,3 @@
+//! whisper-server library: everything but the binary entry point.
+
+pub mod model;
