@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok from the Go module
+# proxy into $K8S_BIN_DIR (outside the repo). Idempotent: a finished build is marked by .complete.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/versions.sh"
+
+log() { echo "[build] $(date +%H:%M:%S) $*" >&2; }
+
+if [[ $# -eq 0 && -f "$K8S_BIN_DIR/.complete" ]]; then
+  log "already built: $K8S_BIN_DIR"
+  exit 0
+fi
+command -v go >/dev/null || { echo "go is required" >&2; exit 1; }
+
+mkdir -p "$K8S_BIN_DIR"
+# One build at a time: two clusters started together on a fresh machine share this cache.
+exec 8>"$WHISPER_OPERATOR_CACHE/k8s-build.lock"
+flock 8
+work="$WHISPER_OPERATOR_CACHE/k8s-build-work"
+mkdir -p "$work"
+goflags=(-trimpath)
+
+# A wrapper module per component keeps their dependency graphs apart (kwok pins other k8s libs).
+new_module() { # dir name
+  rm -rf "$1" && mkdir -p "$1"
+  (cd "$1" && go mod init "$2" >/dev/null 2>&1)
+}
+
+# Turns every `replace X => ./local/path` of a published go.mod into `X=X@version`, because
+# `go build` of a dependency ignores its replaces and its requires say v0.0.0 for those modules.
+replaces_from() { # gomod version
+  go mod edit -json "$1" |
+    jq -r --arg v "$2" '.Replace[]? | select(.New.Path | startswith(".")) | select(.New.Path | contains("FORBIDDEN") | not) | "\(.Old.Path)=\(.Old.Path)@\($v)"'
+}
+
+build_kubernetes() {
+  local dir="$work/kubernetes" minor staging k8s_dir
+  k8s_dir="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | jq -r .Dir)"
+  staging="v0.${K8S_VERSION#v1.}"
+  minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
+  new_module "$dir" whisper-operator/k8s-build
+  cd "$dir"
+  go mod edit -require "k8s.io/kubernetes@$K8S_VERSION"
+  local n=0
+  while read -r r; do go mod edit -replace "$r"; n=$((n + 1)); done < <(replaces_from "$k8s_dir/go.mod" "$staging")
+  log "kubernetes $K8S_VERSION: $n staging modules replaced with $staging"
+  local cmds=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
+  go get "${cmds[@]/%/@$K8S_VERSION}" >&2
+  # The version stamp is what /version reports; without it the binaries say v0.0.0-master.
+  local pkg=k8s.io/component-base/version
+  local ld="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  log "building ${cmds[*]}"
+  # Into the work dir first, so an interrupted build never leaves a half-written binary behind.
+  mkdir -p out
+  go build "${goflags[@]}" -ldflags="$ld" -o out/ "${cmds[@]}"
+  mv out/* "$K8S_BIN_DIR/"
+}
+
+build_etcd() {
+  local dir="$work/etcd" etcd_dir
+  etcd_dir="$(go mod download -json "go.etcd.io/etcd/server/v3@$ETCD_VERSION" | jq -r .Dir)"
+  new_module "$dir" whisper-operator/etcd-build
+  cd "$dir"
+  go mod edit -require "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  while read -r r; do go mod edit -replace "$r"; done < <(replaces_from "$etcd_dir/go.mod" "$ETCD_VERSION")
+  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >&2
+  log "building etcd $ETCD_VERSION"
+  go build "${goflags[@]}" -ldflags="-s -w" -o etcd go.etcd.io/etcd/server/v3
+  mv etcd "$K8S_BIN_DIR/"
+}
+
+build_kwok() {
+  local dir="$work/kwok"
+  new_module "$dir" whisper-operator/kwok-build
+  cd "$dir"
+  go get "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" >&2
+  log "building kwok $KWOK_VERSION"
+  go build "${goflags[@]}" -ldflags="-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" -o kwok sigs.k8s.io/kwok/cmd/kwok
+  mv kwok "$K8S_BIN_DIR/"
+}
+
+# The real ServiceMonitor / PrometheusRule CRDs, out of the prometheus-operator module.
+copy_monitoring_crds() {
+  local src dest="$CRD_DIR"
+  src="$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION" | jq -r .Dir)"
+  [[ -d "$src/example/prometheus-operator-crd" ]] || { log "no CRDs in $src"; exit 1; }
+  rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+  cp "$src"/example/prometheus-operator-crd/monitoring.coreos.com_*.yaml "$dest.tmp/"
+  rm -rf "$dest" && mv "$dest.tmp" "$dest"
+  log "prometheus-operator $PROM_OPERATOR_VERSION CRDs copied to $dest"
+}
+
+start=$(date +%s)
+parts=("$@")
+((${#parts[@]})) || parts=(kubernetes etcd kwok monitoring-crds)
+for p in "${parts[@]}"; do
+  case "$p" in
+    kubernetes) [[ -x "$K8S_BIN_DIR/kube-apiserver" && -x "$K8S_BIN_DIR/kube-controller-manager" && -x "$K8S_BIN_DIR/kube-scheduler" ]] || build_kubernetes ;;
+    etcd) [[ -x "$K8S_BIN_DIR/etcd" ]] || build_etcd ;;
+    kwok) [[ -x "$K8S_BIN_DIR/kwok" ]] || build_kwok ;;
+    monitoring-crds) [[ -d "$CRD_DIR" ]] || copy_monitoring_crds ;;
+    *) echo "unknown part $p (kubernetes, etcd, kwok, monitoring-crds)" >&2; exit 2 ;;
+  esac
+done
+for b in kube-apiserver kube-controller-manager kube-scheduler etcd kwok; do
+  [[ -x "$K8S_BIN_DIR/$b" ]] || { log "not built yet: $b"; exit 0; }
+done
+[[ -d "$CRD_DIR" ]] || exit 0
+touch "$K8S_BIN_DIR/.complete"
+log "done in $(( $(date +%s) - start ))s: $K8S_BIN_DIR"
