@@ -1,0 +1,33 @@
+//! The one-shot subcommands: model import and verified download (used by init containers).
+
+use std::path::Path;
+
+use anyhow::Context;
+use tracing::info;
+
+use crate::model::{FetchOutcome, fetch_model, import_ct2};
+
+pub fn import(input: &Path, output: &Path) -> anyhow::Result<()> {
+    let summary = import_ct2(input, output)
+        .with_context(|| format!("importing {} failed", input.display()))?;
+    info!(
+        output = %output.display(),
+        tensors = summary.tensors,
+        vocab_tokens = summary.vocab_tokens,
+        bytes = summary.bytes,
+        "CTranslate2 model imported to ggml"
+    );
+    Ok(())
+}
+
+pub fn fetch(url: &str, sha256: &str, output: &Path) -> anyhow::Result<()> {
+    match fetch_model(url, sha256, output).context("model download failed")? {
+        FetchOutcome::AlreadyPresent => {
+            info!(output = %output.display(), "model already present and verified")
+        }
+        FetchOutcome::Downloaded { bytes } => {
+            info!(output = %output.display(), bytes, "model downloaded and verified")
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Command line and environment configuration. Every flag has an env var.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "whisper-server",
+    version,
+    about = "OpenAI-compatible Whisper transcription server on whisper.cpp",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert a CTranslate2 (faster-whisper) Whisper model folder into a ggml model file.
+    ImportCt2 {
+        /// Folder holding model.bin, config.json and vocabulary.
+        #[arg(long, env = "WHISPER_IMPORT_INPUT")]
+        input: PathBuf,
+        /// ggml file to write.
+        #[arg(long, env = "WHISPER_IMPORT_OUTPUT")]
+        output: PathBuf,
+    },
+    /// Download a model file, verify its SHA-256 and move it into place atomically.
+    FetchModel {
+        /// Where to download the model from.
+        #[arg(long, env = "WHISPER_MODEL_URL")]
+        url: String,
+        /// Expected SHA-256 of the file, hex.
+        #[arg(long, env = "WHISPER_MODEL_SHA256")]
+        sha256: String,
+        /// Final path of the verified file.
+        #[arg(long, env = "WHISPER_FETCH_OUTPUT")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// ggml Whisper model file to load.
+    #[arg(long, env = "WHISPER_MODEL")]
+    pub model: Option<PathBuf>,
+    /// Download the model from this URL instead of --model (needs --model-sha256).
+    #[arg(
+        long,
+        env = "WHISPER_MODEL_URL",
+        requires = "model_sha256",
+        conflicts_with = "model"
+    )]
+    pub model_url: Option<String>,
+    /// Expected SHA-256 (hex) of the file at --model-url.
+    #[arg(long, env = "WHISPER_MODEL_SHA256", requires = "model_url")]
+    pub model_sha256: Option<String>,
+    /// Folder where a downloaded model is cached, keyed by its SHA-256.
+    #[arg(
+        long,
+        env = "WHISPER_MODEL_CACHE_DIR",
+        default_value = "/var/cache/whisper-server"
+    )]
+    pub model_cache_dir: PathBuf,
+    /// Model id reported by /v1/models (requests may name any model; one is loaded).
+    #[arg(long, env = "WHISPER_MODEL_NAME", default_value = "whisper-1")]
+    pub model_name: String,
+    /// Address to listen on.
+    #[arg(long, env = "WHISPER_LISTEN", default_value = "0.0.0.0:8000")]
+    pub listen: SocketAddr,
+    /// Inference slots: requests transcribed at the same time, each with its own whisper state.
+    #[arg(long, env = "WHISPER_SLOTS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub slots: u32,
+    /// Requests allowed to wait for a slot; more get 429.
+    #[arg(long, env = "WHISPER_QUEUE", default_value_t = 16)]
+    pub queue: u32,
+    /// Total inference threads across all slots; 0 = the CPUs this process may use (cgroup-aware).
+    #[arg(long, env = "WHISPER_THREADS", default_value_t = 0)]
+    pub threads: u32,
+    /// Largest accepted upload, in bytes (413 above).
+    #[arg(long, env = "WHISPER_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
+    /// Longest accepted audio, in seconds (413 above).
+    #[arg(long, env = "WHISPER_MAX_AUDIO_SECONDS", default_value_t = 1800.0)]
+    pub max_audio_seconds: f64,
+    /// Request timeout: this many seconds plus --timeout-per-audio-second times the audio length.
+    #[arg(long, env = "WHISPER_TIMEOUT_BASE_SECONDS", default_value_t = 30.0)]
+    pub timeout_base_seconds: f64,
+    /// Extra timeout per second of audio.
+    #[arg(long, env = "WHISPER_TIMEOUT_PER_AUDIO_SECOND", default_value_t = 2.0)]
+    pub timeout_per_audio_second: f64,
+    /// After SIGTERM/SIGINT, how long in-flight requests may take before the process exits.
+    #[arg(long, env = "WHISPER_SHUTDOWN_GRACE_SECONDS", default_value_t = 30.0)]
+    pub shutdown_grace_seconds: f64,
+    /// Bearer API key required on every endpoint but /healthz, /readyz and /metrics.
+    #[arg(
+        long,
+        env = "WHISPER_API_KEY",
+        hide_env_values = true,
+        conflicts_with = "api_key_file"
+    )]
+    pub api_key: Option<String>,
+    /// File holding the API key (surrounding whitespace ignored).
+    #[arg(long, env = "WHISPER_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// Log line format.
+    #[arg(long, env = "WHISPER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(long, env = "WHISPER_LOG", default_value = "info,whisper_rs=warn")]
+    pub log: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_serve_flag_has_an_env_var() {
+        let cmd = Cli::command();
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            assert!(arg.get_env().is_some(), "flag --{id} has no env var");
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! A pool of whisper states sharing one model, behind a bounded wait queue.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use prometheus::IntGauge;
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
+/// Generic over the pooled item so the queue logic is testable without a model.
+pub struct Pool<T> {
+    states: Mutex<Vec<T>>,
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    queue_limit: usize,
+    slots: usize,
+    queue_depth: IntGauge,
+    inflight: IntGauge,
+}
+
+/// Admission to the queue: counted in `whisper_queue_depth` until it becomes a `Slot`.
+pub struct Ticket<T> {
+    pool: Arc<Pool<T>>,
+}
+
+/// Exclusive use of one whisper state; gives it back when dropped.
+pub struct Slot<T> {
+    state: Option<T>,
+    pool: Arc<Pool<T>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("queue full")]
+pub struct QueueFull {
+    /// A hint for Retry-After: roughly how long until the queue moves.
+    pub waiting: usize,
+}
+
+impl<T> Pool<T> {
+    pub fn new(
+        states: Vec<T>,
+        queue_limit: usize,
+        queue_depth: IntGauge,
+        inflight: IntGauge,
+    ) -> Self {
+        let slots = states.len();
+        Self {
+            states: Mutex::new(states),
+            permits: Arc::new(Semaphore::new(slots)),
+            waiting: AtomicUsize::new(0),
+            queue_limit,
+            slots,
+            queue_depth,
+            inflight,
+        }
+    }
+
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Joins the wait queue, or fails at once when it is full.
+    pub fn enter(self: &Arc<Self>) -> Result<Ticket<T>, QueueFull> {
+        let capacity = self.queue_limit + self.permits.available_permits();
+        self.waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |waiting| {
+                (waiting < capacity).then_some(waiting + 1)
+            })
+            .map_err(|waiting| QueueFull { waiting })?;
+        self.queue_depth.inc();
+        Ok(Ticket { pool: self.clone() })
+    }
+
+    fn leave_queue(&self) {
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        self.queue_depth.dec();
+    }
+}
+
+impl<T> Ticket<T> {
+    /// Waits for a free state. Dropping the future leaves the queue.
+    pub async fn acquire(self) -> Result<Slot<T>, AcquireError> {
+        let pool = self.pool.clone();
+        let permit = pool.permits.clone().acquire_owned().await?;
+        drop(self);
+        let state = pool
+            .states
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        pool.inflight.inc();
+        Ok(Slot {
+            state,
+            pool,
+            _permit: permit,
+        })
+    }
+}
+
+impl<T> Drop for Ticket<T> {
+    fn drop(&mut self) {
+        self.pool.leave_queue();
+    }
+}
+
+impl<T> Slot<T> {
+    /// The state this slot holds. A permit always matches a pooled state.
+    pub fn state(&mut self) -> Option<&mut T> {
+        self.state.as_mut()
+    }
+}
+
+impl<T> Drop for Slot<T> {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            self.pool
+                .states
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(state);
+        }
+        self.pool.inflight.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(slots: usize, queue: usize) -> Arc<Pool<usize>> {
+        let gauge = |name: &str| IntGauge::new(name, "test").expect("valid gauge name");
+        Arc::new(Pool::new(
+            (0..slots).collect(),
+            queue,
+            gauge("queue"),
+            gauge("inflight"),
+        ))
+    }
+
+    #[tokio::test]
+    async fn admits_slots_plus_queue_then_rejects() -> Result<(), AcquireError> {
+        let pool = pool(1, 1);
+        let first = pool.enter().expect("a free slot admits the first request");
+        let mut slot = first.acquire().await?;
+        assert!(slot.state().is_some());
+        let _waiting = pool.enter().expect("the second request waits in the queue");
+        assert!(pool.enter().is_err(), "the third request must be rejected");
+        assert_eq!(pool.queue_depth.get(), 1);
+        assert_eq!(pool.inflight.get(), 1);
+        drop(slot);
+        assert_eq!(pool.inflight.get(), 0);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn dropped_ticket_leaves_the_queue() {
+        let pool = pool(1, 0);
+        let ticket = pool.enter().expect("a free slot admits");
+        drop(ticket);
+        assert_eq!(pool.queue_depth.get(), 0);
+        assert!(pool.enter().is_ok());
+    }
+}

@@ -1,0 +1,62 @@
+//! `json` and `verbose_json` bodies, shaped like OpenAI's.
+
+use serde_json::{Value, json};
+
+use super::Task;
+use crate::engine::transcript::Transcript;
+
+pub fn simple(transcript: &Transcript) -> Value {
+    json!({ "text": transcript.text() })
+}
+
+pub fn verbose(transcript: &Transcript, task: Task) -> Value {
+    let segments: Vec<Value> = transcript
+        .segments
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id,
+                "seek": 0,
+                "start": s.start,
+                "end": s.end,
+                "text": s.text,
+                "tokens": s.tokens,
+                "temperature": 0.0,
+                "avg_logprob": s.avg_logprob,
+                "compression_ratio": 0.0,
+                "no_speech_prob": s.no_speech_prob,
+            })
+        })
+        .collect();
+    let mut body = json!({
+        "task": match task { Task::Transcribe => "transcribe", Task::Translate => "translate" },
+        "language": transcript.language,
+        "duration": transcript.duration,
+        "text": transcript.text(),
+        "segments": segments,
+    });
+    if !transcript.words.is_empty() {
+        body["words"] = transcript
+            .words
+            .iter()
+            .map(|w| json!({ "word": w.word, "start": w.start, "end": w.end }))
+            .collect();
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::fixture;
+
+    #[test]
+    fn verbose_has_language_duration_segments_and_words() {
+        let body = verbose(&fixture::transcript(), Task::Transcribe);
+        assert_eq!(body["language"], "english");
+        assert_eq!(body["duration"], 3726.5);
+        assert_eq!(body["segments"][1]["start"], 3725.0);
+        assert_eq!(body["words"][0]["word"], "Hello");
+        assert_eq!(body["text"], "Hello world. Bye.");
+    }
+}

@@ -1,0 +1,136 @@
+//! Writer for whisper.cpp's legacy ggml model file (the format `whisper_model_load` reads).
+//!
+//! Layout, all little-endian: magic, 11 i32 hyper-parameters (the last is ftype 1 = mostly f16),
+//! the mel filter bank, the vocabulary, then each tensor as a header followed by its data.
+
+use std::io::{self, Write};
+
+use super::hparams::Hparams;
+use super::mapping::{Element, Tensor};
+use super::mel::MelFilters;
+
+const MAGIC: u32 = 0x6767_6d6c;
+const FTYPE_MOSTLY_F16: usize = 1;
+
+/// Writes a complete model; returns the number of bytes written.
+pub fn write<W: Write + ?Sized>(
+    out: &mut W,
+    hp: &Hparams,
+    mel: &MelFilters,
+    vocab: &[Vec<u8>],
+    tensors: &[Tensor],
+) -> io::Result<u64> {
+    let mut w = Counting { out, written: 0 };
+    w.bytes(&MAGIC.to_le_bytes())?;
+    for value in hp.to_array().into_iter().chain([FTYPE_MOSTLY_F16]) {
+        w.i32(value)?;
+    }
+
+    w.i32(mel.n_mels)?;
+    w.i32(mel.n_bins)?;
+    let mel_bytes: Vec<u8> = mel.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    w.bytes(&mel_bytes)?;
+
+    w.i32(vocab.len())?;
+    for token in vocab {
+        w.i32(token.len())?;
+        w.bytes(token)?;
+    }
+
+    for tensor in tensors {
+        w.i32(tensor.shape.len())?;
+        w.i32(tensor.name.len())?;
+        w.i32(match tensor.element {
+            Element::F32 => 0,
+            Element::F16 => 1,
+        })?;
+        // ggml lists dimensions innermost first.
+        for &dim in tensor.shape.iter().rev() {
+            w.i32(dim)?;
+        }
+        w.bytes(tensor.name.as_bytes())?;
+        w.bytes(&tensor.data)?;
+    }
+    Ok(w.written)
+}
+
+struct Counting<'w, W: ?Sized> {
+    out: &'w mut W,
+    written: u64,
+}
+
+impl<W: Write + ?Sized> Counting<'_, W> {
+    fn bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn i32(&mut self, value: usize) -> io::Result<()> {
+        let value = i32::try_from(value).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{value} does not fit the ggml header's i32"),
+            )
+        })?;
+        self.bytes(&value.to_le_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    #[test]
+    fn writes_header_mel_vocab_and_tensor_in_order() {
+        let hp = Hparams {
+            n_vocab: 3,
+            n_audio_ctx: 4,
+            n_audio_state: 5,
+            n_audio_head: 6,
+            n_audio_layer: 7,
+            n_text_ctx: 8,
+            n_text_state: 9,
+            n_text_head: 10,
+            n_text_layer: 11,
+            n_mels: 1,
+        };
+        let mel = MelFilters {
+            n_mels: 1,
+            n_bins: 2,
+            data: vec![0.5, 1.0],
+        };
+        let tensor = Tensor {
+            name: "t".into(),
+            shape: vec![2, 1],
+            element: Element::F16,
+            data: Cow::Borrowed(&[1, 2, 3, 4]),
+        };
+        let mut out = Vec::new();
+        let n = write(&mut out, &hp, &mel, &[b"hi".to_vec()], &[tensor]).expect("in memory");
+        assert_eq!(n, out.len() as u64);
+
+        let words: Vec<i32> = out[..4 * 16]
+            .chunks(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert_eq!(words[0] as u32, MAGIC);
+        assert_eq!(&words[1..12], &[3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 1]);
+        assert_eq!(&words[12..14], &[1, 2]);
+        assert_eq!(f32::from_bits(words[14] as u32), 0.5);
+        let rest = &out[4 * 16..];
+        let mut want = Vec::new();
+        for v in [1i32, 2] {
+            want.extend_from_slice(&v.to_le_bytes()); // vocab count, token length
+        }
+        want.extend_from_slice(b"hi");
+        for v in [2i32, 1, 1, 1, 2] {
+            want.extend_from_slice(&v.to_le_bytes()); // n_dims, name len, f16, dims reversed
+        }
+        want.extend_from_slice(b"t");
+        want.extend_from_slice(&[1, 2, 3, 4]);
+        assert_eq!(rest, &want[..]);
+    }
+}

@@ -1,0 +1,174 @@
+//! Running the server: bind, load the model in the background, serve, drain on signal.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use crate::config::ServeArgs;
+use crate::engine::Engine;
+use crate::metrics::Metrics;
+use crate::state::{AppState, Limits};
+
+/// The CPUs this process may really use: `available_parallelism` honours cgroup quotas and
+/// CPU affinity, unlike a count of the host's cores.
+pub fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+pub fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
+    let api_key = crate::auth::load_key(args.api_key.as_deref(), args.api_key_file.as_deref())?;
+    anyhow::ensure!(
+        args.max_audio_seconds > 0.0 && args.max_upload_bytes > 0,
+        "--max-audio-seconds and --max-upload-bytes must be positive"
+    );
+    let limits = Limits {
+        max_upload_bytes: args.max_upload_bytes,
+        max_audio_seconds: args.max_audio_seconds,
+        timeout_base_seconds: args.timeout_base_seconds,
+        timeout_per_audio_second: args.timeout_per_audio_second,
+    };
+    Ok(Arc::new(AppState::new(
+        limits,
+        Metrics::new()?,
+        args.model_name.clone(),
+        api_key,
+    )))
+}
+
+/// Loads the model into `state`; blocking (seconds for large models).
+pub fn load_model(
+    state: &AppState,
+    args: &ServeArgs,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let total_threads = match args.threads {
+        0 => available_cpus(),
+        n => n as usize,
+    };
+    let slots = args.slots as usize;
+    if slots > total_threads {
+        warn!(
+            slots,
+            total_threads,
+            "more slots than threads: each slot gets one thread and the CPUs are oversubscribed"
+        );
+    }
+    let started = Instant::now();
+    let engine = Engine::load(
+        path,
+        slots,
+        total_threads,
+        args.queue as usize,
+        (
+            state.metrics.queue_depth.clone(),
+            state.metrics.inflight.clone(),
+        ),
+    )?;
+    let took = started.elapsed().as_secs_f64();
+    state.metrics.model_load_duration.set(took);
+    info!(
+        model = %path.display(),
+        seconds = took,
+        slots,
+        threads_per_slot = engine.threads_per_slot(),
+        multilingual = engine.is_multilingual(),
+        "model loaded"
+    );
+    state.set_engine(engine);
+    Ok(())
+}
+
+/// Where the model comes from: a local file, or a verified download cached by its digest.
+enum ModelSource {
+    File(PathBuf),
+    Url {
+        url: String,
+        sha256: String,
+        cached: PathBuf,
+    },
+}
+
+impl ModelSource {
+    fn from_args(args: &ServeArgs) -> anyhow::Result<Self> {
+        match (&args.model, &args.model_url, &args.model_sha256) {
+            (Some(path), _, _) => Ok(Self::File(path.clone())),
+            (None, Some(url), Some(sha256)) => Ok(Self::Url {
+                url: url.clone(),
+                sha256: sha256.clone(),
+                cached: args
+                    .model_cache_dir
+                    .join(format!("{}.bin", sha256.to_ascii_lowercase())),
+            }),
+            _ => anyhow::bail!(
+                "no model: pass --model PATH, or --model-url with --model-sha256 \
+                 (or set WHISPER_MODEL / WHISPER_MODEL_URL and WHISPER_MODEL_SHA256)"
+            ),
+        }
+    }
+
+    /// The local path, downloading first if needed. Blocking.
+    fn resolve(self) -> anyhow::Result<PathBuf> {
+        match self {
+            Self::File(path) => Ok(path),
+            Self::Url {
+                url,
+                sha256,
+                cached,
+            } => {
+                crate::commands::fetch(&url, &sha256, &cached)?;
+                Ok(cached)
+            }
+        }
+    }
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let source = ModelSource::from_args(&args)?;
+    let state = build_state(&args)?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    info!(address = %listener.local_addr()?, "listening");
+
+    let loader_state = state.clone();
+    let loader_args = args.clone();
+    let loader = tokio::task::spawn_blocking(move || {
+        load_model(&loader_state, &loader_args, &source.resolve()?)
+    });
+
+    let grace = Duration::from_secs_f64(args.shutdown_grace_seconds.max(0.0));
+    let (signalled_tx, signalled_rx) = tokio::sync::watch::channel(false);
+    let drain_state = state.clone();
+    let server =
+        axum::serve(listener, crate::app::app(state.clone())).with_graceful_shutdown(async move {
+            if let Err(e) = crate::shutdown::termination_signal().await {
+                warn!(error = %e, "cannot listen for signals; stopping");
+            }
+            let _ = signalled_tx.send(true);
+            crate::shutdown::drain(drain_state, grace).await;
+        });
+    // Connections that outlive the grace period must not hold the process up.
+    let hard_stop = async move {
+        let mut signalled = signalled_rx;
+        let _ = signalled.wait_for(|s| *s).await;
+        tokio::time::sleep(grace + Duration::from_secs(1)).await;
+    };
+    let loader_failed = async move {
+        match loader.await {
+            Ok(Ok(())) => std::future::pending().await,
+            Ok(Err(e)) => e,
+            Err(e) => anyhow::anyhow!("model loader crashed: {e}"),
+        }
+    };
+    tokio::select! {
+        served = server => served.context("server failed")?,
+        e = loader_failed => return Err(e),
+        () = hard_stop => warn!("connections still open after the grace period; exiting"),
+    }
+    info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! Every bad input gets a 4xx OpenAI-shaped error, counts under its reason, and leaves the
+//! server able to transcribe.
+
+use reqwest::multipart::Form;
+use serde_json::Value;
+
+use crate::fixtures::{self, EXPECTED, normalise};
+use crate::server::{API_KEY, TestServer, shared};
+
+const TRANSCRIPTIONS: &str = "/v1/audio/transcriptions";
+
+#[derive(Debug, Clone, Copy)]
+enum Case {
+    EmptyBody,
+    MissingFile,
+    EmptyFile,
+    UnknownResponseFormat,
+    BadTemperature,
+    UnknownLanguage,
+    LanguageTheModelCannotSpeak,
+    TruncatedAudio,
+    RandomBytes,
+    WavHeaderLyingAboutSize,
+    UnsupportedCodec,
+    TooLargeUpload,
+    TooLongAudio,
+    BadApiKey,
+}
+
+const ALL: [Case; 14] = [
+    Case::EmptyBody,
+    Case::MissingFile,
+    Case::EmptyFile,
+    Case::UnknownResponseFormat,
+    Case::BadTemperature,
+    Case::UnknownLanguage,
+    Case::LanguageTheModelCannotSpeak,
+    Case::TruncatedAudio,
+    Case::RandomBytes,
+    Case::WavHeaderLyingAboutSize,
+    Case::UnsupportedCodec,
+    Case::TooLargeUpload,
+    Case::TooLongAudio,
+    Case::BadApiKey,
+];
+
+/// Deterministic noise that no container sniffer recognises.
+fn random_bytes(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A valid WAV whose data chunk claims far more bytes than the file holds.
+fn lying_wav() -> Vec<u8> {
+    let mut wav = fixtures::bytes("speech.wav");
+    let pos = wav
+        .windows(4)
+        .position(|w| w == b"data")
+        .unwrap_or_else(|| panic!("no data chunk"));
+    wav[pos + 4..pos + 8].copy_from_slice(&200_000_000u32.to_le_bytes());
+    wav[4..8].copy_from_slice(&200_000_036u32.to_le_bytes());
+    wav
+}
+
+/// A FLAC file cut off in the middle of its frames.
+fn truncated_flac() -> Vec<u8> {
+    let mut flac = fixtures::bytes("speech.flac");
+    flac.truncate(flac.len() / 2);
+    flac
+}
+
+impl Case {
+    fn expected(self) -> (u16, &'static str) {
+        match self {
+            Case::EmptyBody
+            | Case::MissingFile
+            | Case::UnknownResponseFormat
+            | Case::BadTemperature
+            | Case::UnknownLanguage
+            | Case::LanguageTheModelCannotSpeak => (400, "bad_request"),
+            Case::EmptyFile | Case::TruncatedAudio | Case::WavHeaderLyingAboutSize => {
+                (400, "decode_failed")
+            }
+            Case::RandomBytes | Case::UnsupportedCodec => (415, "unsupported_format"),
+            Case::TooLargeUpload => (413, "payload_too_large"),
+            Case::TooLongAudio => (413, "audio_too_long"),
+            Case::BadApiKey => (401, "unauthorized"),
+        }
+    }
+
+    async fn send(self, server: &TestServer) -> reqwest::Response {
+        let audio = |bytes: Vec<u8>, name: &str| (bytes, name.to_string());
+        let (file, name) = match self {
+            Case::EmptyBody => {
+                return server
+                    .client
+                    .post(server.url(TRANSCRIPTIONS))
+                    .bearer_auth(API_KEY)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            Case::MissingFile => {
+                let form = Form::new().text("model", "whisper-1");
+                return server
+                    .client
+                    .post(server.url(TRANSCRIPTIONS))
+                    .bearer_auth(API_KEY)
+                    .multipart(form)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            Case::BadApiKey => {
+                let form = Form::new().part(
+                    "file",
+                    reqwest::multipart::Part::bytes(fixtures::bytes("speech.wav"))
+                        .file_name("a.wav"),
+                );
+                return server
+                    .client
+                    .post(server.url(TRANSCRIPTIONS))
+                    .bearer_auth("wrong-key")
+                    .multipart(form)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            Case::EmptyFile => audio(Vec::new(), "empty.wav"),
+            Case::UnknownResponseFormat
+            | Case::BadTemperature
+            | Case::UnknownLanguage
+            | Case::LanguageTheModelCannotSpeak => {
+                audio(fixtures::bytes("speech.wav"), "speech.wav")
+            }
+            Case::TruncatedAudio => audio(truncated_flac(), "cut.flac"),
+            Case::RandomBytes => audio(random_bytes(64 * 1024), "noise.wav"),
+            Case::WavHeaderLyingAboutSize => audio(lying_wav(), "lying.wav"),
+            Case::UnsupportedCodec => audio(fixtures::bytes("speech.opus"), "speech.opus"),
+            Case::TooLargeUpload => audio(random_bytes(5_100_000), "big.wav"),
+            Case::TooLongAudio => audio(fixtures::bytes("long.wav"), "long.wav"),
+        };
+        let fields: &[(&str, &str)] = match self {
+            Case::UnknownResponseFormat => &[("response_format", "xml")],
+            Case::BadTemperature => &[("temperature", "7")],
+            Case::UnknownLanguage => &[("language", "klingon")],
+            Case::LanguageTheModelCannotSpeak => &[("language", "de")],
+            _ => &[],
+        };
+        server.post_audio(TRANSCRIPTIONS, file, &name, fields).await
+    }
+}
+
+async fn assert_rejected(case: Case) {
+    let server = shared();
+    let (status, reason) = case.expected();
+    let labels = [("endpoint", "transcriptions"), ("reason", reason)];
+    let before = server
+        .metric("whisper_transcription_errors_total", &labels)
+        .await;
+    let response = case.send(server).await;
+    assert_eq!(response.status().as_u16(), status, "{case:?}");
+    let body: Value = response
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{case:?}: body is not JSON: {e}"));
+    let error = &body["error"];
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{case:?}: {body}"
+    );
+    assert!(error["type"].is_string(), "{case:?}: {body}");
+    assert_eq!(error["code"], reason, "{case:?}: {body}");
+    let after = server
+        .metric("whisper_transcription_errors_total", &labels)
+        .await;
+    assert!(
+        after >= before + 1.0,
+        "{case:?}: errors{{reason={reason}}} {before} -> {after}"
+    );
+}
+
+#[tokio::test]
+async fn empty_body_is_400() {
+    assert_rejected(Case::EmptyBody).await;
+}
+
+#[tokio::test]
+async fn missing_file_field_is_400() {
+    assert_rejected(Case::MissingFile).await;
+}
+
+#[tokio::test]
+async fn empty_file_is_400_decode_failed() {
+    assert_rejected(Case::EmptyFile).await;
+}
+
+#[tokio::test]
+async fn unknown_response_format_is_400() {
+    assert_rejected(Case::UnknownResponseFormat).await;
+}
+
+#[tokio::test]
+async fn out_of_range_temperature_is_400() {
+    assert_rejected(Case::BadTemperature).await;
+}
+
+#[tokio::test]
+async fn unknown_language_is_400() {
+    assert_rejected(Case::UnknownLanguage).await;
+}
+
+#[tokio::test]
+async fn language_an_english_only_model_cannot_speak_is_400() {
+    assert_rejected(Case::LanguageTheModelCannotSpeak).await;
+}
+
+#[tokio::test]
+async fn truncated_audio_is_400_decode_failed() {
+    assert_rejected(Case::TruncatedAudio).await;
+}
+
+#[tokio::test]
+async fn random_bytes_are_415() {
+    assert_rejected(Case::RandomBytes).await;
+}
+
+#[tokio::test]
+async fn wav_header_lying_about_its_size_is_400() {
+    assert_rejected(Case::WavHeaderLyingAboutSize).await;
+}
+
+#[tokio::test]
+async fn unsupported_codec_is_415() {
+    assert_rejected(Case::UnsupportedCodec).await;
+}
+
+#[tokio::test]
+async fn upload_over_the_byte_limit_is_413() {
+    assert_rejected(Case::TooLargeUpload).await;
+}
+
+#[tokio::test]
+async fn audio_over_the_duration_limit_is_413() {
+    assert_rejected(Case::TooLongAudio).await;
+}
+
+#[tokio::test]
+async fn wrong_api_key_is_401() {
+    assert_rejected(Case::BadApiKey).await;
+}
+
+#[tokio::test]
+async fn health_and_metrics_need_no_api_key_but_models_does() {
+    let server = shared();
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let status = server
+            .client
+            .get(server.url(path))
+            .send()
+            .await
+            .map(|r| r.status());
+        assert_eq!(status.ok().map(|s| s.as_u16()), Some(200), "{path}");
+    }
+    let response = server
+        .client
+        .get(server.url("/v1/models"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn server_still_transcribes_after_every_bad_input() {
+    for case in ALL {
+        assert_rejected(case).await;
+    }
+    let response = shared()
+        .post_audio(
+            TRANSCRIPTIONS,
+            fixtures::bytes("speech.wav"),
+            "speech.wav",
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let json: Value = response.json().await.unwrap_or_default();
+    assert_eq!(
+        normalise(json["text"].as_str().unwrap_or_default()),
+        normalise(EXPECTED)
+    );
+}

@@ -1,0 +1,219 @@
+//! Tests of the built `whisper-server` binary as a process: graceful SIGTERM and aborting the
+//! inference of a client that went away.
+
+#[path = "../api/fixtures.rs"]
+mod fixtures;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fixtures::{EXPECTED, normalise};
+
+struct Server {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Only reached when a test failed half-way: never leave the process behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+async fn spawn(flags: &[&str]) -> Server {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_whisper-server"))
+        .arg("--model")
+        .arg(fixtures::model())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        // One thread: the two test servers share two CPUs with each other and the build.
+        .args(["--threads", "1", "--log", "warn"])
+        .args(flags)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start whisper-server: {e}"));
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let ready = server
+            .client
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("whisper-server did not become ready within 60 s");
+}
+
+impl Server {
+    fn long_request(&self) -> reqwest::RequestBuilder {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(fixtures::bytes("long.wav")).file_name("long.wav"),
+        );
+        self.client
+            .post(format!("{}/v1/audio/transcriptions", self.base))
+            .multipart(form)
+    }
+
+    async fn gauge(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .text()
+            .await
+            .unwrap_or_default();
+        let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+            .unwrap_or_else(|e| panic!("unparsable /metrics: {e}"));
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name)
+            .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    }
+
+    /// Polls until the gauge reaches `value`, failing after `within`.
+    async fn wait_for(&self, name: &str, labels: &[(&str, &str)], value: f64, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let now = self.gauge(name, labels).await;
+            if now == value {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} stayed at {now}, expected {value}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn sigterm_fails_readiness_finishes_inflight_request_and_exits_zero() {
+    let mut server = spawn(&["--shutdown-grace-seconds", "120"]).await;
+    let request = tokio::spawn(server.long_request().send());
+    server
+        .wait_for(
+            "whisper_inflight_requests",
+            &[],
+            1.0,
+            Duration::from_secs(30),
+        )
+        .await;
+
+    let pid = server.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(killed.is_ok_and(|s| s.success()), "kill -TERM failed");
+
+    let readyz = server
+        .client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("readyz after SIGTERM: {e}"));
+    assert_eq!(readyz.status(), 503);
+
+    let response = request
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("in-flight request failed during shutdown: {e}"));
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    let text = normalise(body["text"].as_str().unwrap_or_default());
+    assert!(text.starts_with(&normalise(EXPECTED)), "{text}");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server did not exit after draining"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn client_disconnect_aborts_inference_and_frees_the_slot() {
+    let server = spawn(&["--slots", "1", "--queue", "1"]).await;
+    let request = tokio::spawn(server.long_request().send());
+    server
+        .wait_for(
+            "whisper_inflight_requests",
+            &[],
+            1.0,
+            Duration::from_secs(30),
+        )
+        .await;
+    // Let inference get going, then hang up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    request.abort();
+    let _ = request.await;
+
+    let closed = [("endpoint", "transcriptions"), ("reason", "client_closed")];
+    server
+        .wait_for(
+            "whisper_transcription_errors_total",
+            &closed,
+            1.0,
+            Duration::from_secs(5),
+        )
+        .await;
+    // whisper.cpp checks the abort flag after each encoder pass and decoder step: one pass can
+    // take seconds on a loaded 2-core machine, the whole clip many times that.
+    server
+        .wait_for(
+            "whisper_inflight_requests",
+            &[],
+            0.0,
+            Duration::from_secs(30),
+        )
+        .await;
+
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(fixtures::bytes("speech.wav")).file_name("speech.wav"),
+    );
+    let response = server
+        .client
+        .post(format!("{}/v1/audio/transcriptions", server.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    assert_eq!(
+        normalise(body["text"].as_str().unwrap_or_default()),
+        normalise(EXPECTED)
+    );
+}
