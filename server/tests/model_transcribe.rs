@@ -1,0 +1,80 @@
+//! The imported tiny.en really works: whisper.cpp (through whisper-rs) loads it and transcribes
+//! a flite recording word for word. Needs flite and sox (scripts/install-deps.sh).
+
+#[path = "model_support/tiny_en.rs"]
+mod tiny_en;
+
+use std::path::Path;
+use std::process::Command;
+
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use whisper_server::model::import_ct2;
+
+const SENTENCE: &str = "Hello world. The quick brown fox jumps over the lazy dog.";
+const EXPECTED: &str = "Hello world, the quick brown fox jumps over the lazy dog.";
+
+fn run(program: &str, args: &[&str]) {
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({e}): run scripts/install-deps.sh"));
+    assert!(status.success(), "{program} {args:?} failed: {status}");
+}
+
+/// 16 kHz mono s16 samples of `SENTENCE` spoken by flite, as f32.
+fn speech(dir: &Path) -> Vec<f32> {
+    let wav = dir.join("raw.wav");
+    let pcm = dir.join("speech.raw");
+    let (wav, pcm) = (wav.to_str().expect("utf-8"), pcm.to_str().expect("utf-8"));
+    run("flite", &["-voice", "rms", "-t", SENTENCE, "-o", wav]);
+    run(
+        "sox",
+        &[
+            wav,
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            "-t",
+            "raw",
+            pcm,
+        ],
+    );
+    std::fs::read(pcm)
+        .expect("read pcm")
+        .chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect()
+}
+
+#[test]
+fn imported_tiny_en_transcribes_flite_speech() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = dir.path().join("ggml-tiny.en.bin");
+    import_ct2(&tiny_en::ct2_dir(), &model).expect("import tiny.en");
+    let samples = speech(dir.path());
+
+    let ctx = WhisperContext::new_with_params(
+        model.to_str().expect("utf-8 path"),
+        WhisperContextParameters::default(),
+    )
+    .expect("whisper.cpp loads the imported model");
+    let mut state = ctx.create_state().expect("state");
+    let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    params.set_n_threads(2);
+    params.set_language(Some("en"));
+    params.set_print_progress(false);
+    params.set_print_realtime(false);
+    params.set_print_timestamps(false);
+    state.full(params, &samples).expect("inference");
+
+    let text: String = state
+        .as_iter()
+        .map(|segment| segment.to_str_lossy().expect("segment text").into_owned())
+        .collect();
+    assert_eq!(text.trim(), EXPECTED);
+}
