@@ -1,1 +1,19 @@
-//! Helpers for the end-to-end suite.
+//! The end-to-end suite's helpers: a user's path through a real cluster (any kubeconfig), with
+//! the Helm chart installed by helm, WhisperServices applied from `e2e/samples/`, and the
+//! operator either in-cluster (kind) or a local process holding the chart's ServiceAccount token.
+
+pub mod chart;
+pub mod cluster;
+pub mod error;
+pub mod local_operator;
+pub mod namespace;
+pub mod paths;
+pub mod speech;
+pub mod token;
+pub mod tool;
+pub mod transcribe;
+pub mod wait;
+pub mod whisperservice;
+
+pub use cluster::{Cluster, Mode};
+pub use error::E2eError;

@@ -1,0 +1,49 @@
+//! Running helm and kubectl as a user would, with errors that show their stderr.
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use tokio::process::Command;
+
+use crate::error::{E2eError, Result};
+
+/// Runs `program args...` with `KUBECONFIG` set and returns its stdout; a non-zero exit is an
+/// error carrying stderr.
+pub async fn run<I, S>(program: &Path, kubeconfig: &Path, args: I) -> Result<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<_> = args
+        .into_iter()
+        .map(|a| a.as_ref().to_os_string())
+        .collect();
+    let command = describe(program, &args);
+    let output = Command::new(program)
+        .args(&args)
+        .env("KUBECONFIG", kubeconfig)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|source| E2eError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(E2eError::Command {
+            command,
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The command line as text, for error messages.
+pub fn describe(program: &Path, args: &[std::ffi::OsString]) -> String {
+    std::iter::once(program.as_os_str())
+        .chain(args.iter().map(|a| a.as_os_str()))
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
