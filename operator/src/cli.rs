@@ -1,0 +1,103 @@
+//! Command line of the binary; every flag also reads an environment variable.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "whisper-operator",
+    version,
+    about = "Runs whisper-server for each WhisperService"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the WhisperService CustomResourceDefinition as YAML.
+    Crd,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, env = "WHISPER_OPERATOR_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Namespaces to watch, comma-separated; empty watches all.
+    #[arg(
+        long,
+        env = "WHISPER_OPERATOR_NAMESPACES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub namespaces: Vec<String>,
+    /// Server image for WhisperServices that name none.
+    #[arg(long, env = "WHISPER_OPERATOR_SERVER_IMAGE", default_value_t = whisper_operator::config::default_server_image())]
+    pub server_image: String,
+    /// WhisperServices reconciled at once.
+    #[arg(long, env = "WHISPER_OPERATOR_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Seconds between reconciles of an unchanged, healthy WhisperService.
+    #[arg(long, env = "WHISPER_OPERATOR_RESYNC_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub resync_seconds: u64,
+    /// Seconds a discovery answer about ServiceMonitor/PrometheusRule is trusted.
+    #[arg(long, env = "WHISPER_OPERATOR_DISCOVERY_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub discovery_seconds: u64,
+    /// Elect a leader through a Lease so several replicas are safe.
+    #[arg(
+        long,
+        env = "WHISPER_OPERATOR_LEADER_ELECTION",
+        default_value_t = false
+    )]
+    pub leader_election: bool,
+    /// Namespace of the leader Lease (the operator's own namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub leader_election_namespace: String,
+    /// Name of the leader Lease.
+    #[arg(
+        long,
+        env = "WHISPER_OPERATOR_LEASE_NAME",
+        default_value = "whisper-operator-leader"
+    )]
+    pub lease_name: String,
+    /// This replica's identity in the Lease and in Events (the pod name).
+    #[arg(long, env = "POD_NAME")]
+    pub pod_name: Option<String>,
+    /// Log format.
+    #[arg(
+        long,
+        env = "WHISPER_OPERATOR_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl RunArgs {
+    pub fn config(&self) -> whisper_operator::Config {
+        whisper_operator::Config {
+            namespaces: self
+                .namespaces
+                .iter()
+                .filter(|n| !n.is_empty())
+                .cloned()
+                .collect(),
+            server_image: self.server_image.clone(),
+            resync: Duration::from_secs(self.resync_seconds),
+            discovery_ttl: Duration::from_secs(self.discovery_seconds),
+            concurrency: self.concurrency,
+            instance: self.pod_name.clone(),
+        }
+    }
+}

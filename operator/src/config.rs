@@ -1,0 +1,41 @@
+//! Settings of a controller run, independent of how they were given (flags, env, tests).
+
+use std::time::Duration;
+
+/// What `run_controller` needs besides a client.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Namespaces to watch; empty means every namespace.
+    pub namespaces: Vec<String>,
+    /// Server image for WhisperServices that do not name one.
+    pub server_image: String,
+    /// How often a healthy WhisperService is reconciled even without events (drift repair).
+    pub resync: Duration,
+    /// How long a discovery answer about the monitoring kinds is trusted.
+    pub discovery_ttl: Duration,
+    /// WhisperServices reconciled at once.
+    pub concurrency: u16,
+    /// Name of the reporting controller instance in Events (usually the pod name).
+    pub instance: Option<String>,
+}
+
+/// The server image of the same version as this operator.
+pub fn default_server_image() -> String {
+    format!(
+        "ghcr.io/whisper-operator/whisper-server:{}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            namespaces: Vec::new(),
+            server_image: default_server_image(),
+            resync: Duration::from_secs(300),
+            discovery_ttl: Duration::from_secs(30),
+            concurrency: 8,
+            instance: None,
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Wiring: the kube-runtime Controller watching WhisperServices and their children.
+
+use std::{future::Future, sync::Arc, time::Instant};
+
+use futures::{StreamExt, future::join_all};
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    autoscaling::v2::HorizontalPodAutoscaler,
+    core::v1::{ConfigMap, Pod, Service},
+};
+use kube::{
+    Api, Client, ResourceExt,
+    runtime::{
+        Controller,
+        controller::{Action, Config as ControllerConfig},
+        reflector::ObjectRef,
+        watcher,
+    },
+};
+use whisper_crds::WhisperService;
+
+use crate::{
+    config::Config,
+    context::Context,
+    error::Error,
+    labels::{self, MANAGER},
+    metrics::Metrics,
+    reconcile::reconcile,
+};
+
+/// Runs the controller until it stops (it only stops when the watches end).
+pub async fn run_controller(client: Client, config: Config) {
+    run_controller_until(client, config, Metrics::new().ok(), std::future::pending()).await
+}
+
+/// Runs the controller until `shutdown` resolves, letting in-flight reconciles finish.
+/// `metrics` is where reconciliations are counted (fresh ones when `None`).
+pub async fn run_controller_until(
+    client: Client,
+    config: Config,
+    metrics: Option<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let metrics = match metrics.map(Ok).unwrap_or_else(Metrics::new) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot register metrics");
+            return;
+        }
+    };
+    let ctx = Arc::new(Context::new(client.clone(), config.clone(), metrics));
+    let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
+    let scopes: Vec<Option<String>> = if config.namespaces.is_empty() {
+        vec![None]
+    } else {
+        config.namespaces.iter().cloned().map(Some).collect()
+    };
+    let runs = scopes
+        .into_iter()
+        .map(|ns| run_scope(client.clone(), ns, ctx.clone(), shutdown.clone()));
+    join_all(runs).await;
+}
+
+fn api_for<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    <K as kube::Resource>::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+async fn run_scope(
+    client: Client,
+    namespace: Option<String>,
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let ns = namespace.as_deref();
+    let managed =
+        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
+    let pods = watcher::Config::default().labels(labels::SERVICE_LABEL);
+    let concurrency = ctx.config.concurrency;
+    Controller::new(
+        api_for::<WhisperService>(&client, ns),
+        watcher::Config::default().any_semantic(),
+    )
+    .with_config(ControllerConfig::default().concurrency(concurrency))
+    .owns(api_for::<Deployment>(&client, ns), managed.clone())
+    .owns(api_for::<Service>(&client, ns), managed.clone())
+    .owns(
+        api_for::<HorizontalPodAutoscaler>(&client, ns),
+        managed.clone(),
+    )
+    .owns(api_for::<ConfigMap>(&client, ns), managed)
+    // Pods explain a stuck rollout (unschedulable); their owner is the ReplicaSet, so they
+    // are mapped back to the service through its label.
+    .watches(api_for::<Pod>(&client, ns), pods, |pod: Pod| {
+        let name = pod.labels().get(labels::SERVICE_LABEL)?.clone();
+        Some(ObjectRef::new(&name).within(&pod.namespace()?))
+    })
+    .graceful_shutdown_on(shutdown)
+    .run(timed_reconcile, error_policy, ctx)
+    .for_each(|result| async move {
+        if let Err(e) = result {
+            // Reconcile errors are counted in error_policy; these are watch/queue errors.
+            tracing::warn!(error = %e, "controller stream error");
+        }
+    })
+    .await;
+}
+
+async fn timed_reconcile(ws: Arc<WhisperService>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.metrics.reconciliations.inc();
+    let started = Instant::now();
+    let result = reconcile(ws.clone(), ctx.clone()).await;
+    let outcome = if result.is_ok() { "success" } else { "error" };
+    ctx.metrics
+        .duration
+        .with_label_values(&[outcome])
+        .observe(started.elapsed().as_secs_f64());
+    if result.is_ok() {
+        ctx.reset_backoff(&ObjectRef::from(ws.as_ref()));
+    }
+    result
+}
+
+fn error_policy(ws: Arc<WhisperService>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics
+        .failures
+        .with_label_values(&[error.category()])
+        .inc();
+    let delay = ctx.next_backoff(ObjectRef::from(ws.as_ref()));
+    tracing::warn!(
+        name = %ws.name_any(),
+        namespace = ws.namespace().unwrap_or_default(),
+        category = error.category(),
+        error = %error,
+        retry_in_s = delay.as_secs(),
+        "reconcile failed"
+    );
+    Action::requeue(delay)
+}

@@ -1,0 +1,199 @@
+use k8s_openapi::{
+    api::{
+        apps::v1::{DeploymentCondition, DeploymentStatus},
+        core::v1::{PodCondition, PodStatus},
+    },
+    jiff::Timestamp,
+};
+
+use super::*;
+use crate::fixtures::service;
+
+fn at(secs: i64) -> Time {
+    Time(Timestamp::from_second(secs).expect("valid timestamp"))
+}
+
+fn dep(generation: i64, replicas: i32, ready: i32, updated: i32) -> Deployment {
+    let mut d = Deployment::default();
+    d.metadata.generation = Some(generation);
+    d.status = Some(DeploymentStatus {
+        observed_generation: Some(generation),
+        replicas: Some(replicas),
+        ready_replicas: Some(ready),
+        updated_replicas: Some(updated),
+        ..DeploymentStatus::default()
+    });
+    d
+}
+
+fn observed<'a>(d: Option<&'a Deployment>, pods: &'a [Pod]) -> Observed<'a> {
+    Observed {
+        deployment: d,
+        pods,
+        invalid: None,
+        monitoring: Monitoring::Applied,
+    }
+}
+
+fn get(s: &WhisperServiceStatus, t: ConditionType) -> &Condition {
+    s.conditions
+        .iter()
+        .find(|c| c.type_ == t.as_str())
+        .expect("condition present")
+}
+
+#[test]
+fn all_replicas_ready_gives_ready_true_and_progress_complete() {
+    let ws = service("a", "ns", "model: tiny.en\nreplicas: 2");
+    let d = dep(3, 2, 2, 2);
+    let s = compute(&ws, &observed(Some(&d), &[]), &at(10));
+    assert_eq!(get(&s, ConditionType::Ready).status, "True");
+    assert_eq!(get(&s, ConditionType::Ready).reason, "AllReplicasReady");
+    assert_eq!(get(&s, ConditionType::Progressing).status, "False");
+    assert_eq!(get(&s, ConditionType::Degraded).status, "False");
+    assert_eq!((s.replicas, s.ready_replicas), (2, 2));
+    assert_eq!(s.observed_generation, Some(1));
+    assert_eq!(s.endpoint.as_deref(), Some("http://a.ns.svc:8000/v1"));
+    assert_eq!(
+        s.selector.as_deref(),
+        Some(crate::labels::selector_string("a").as_str())
+    );
+}
+
+#[test]
+fn missing_or_stale_deployment_is_progressing_not_ready() {
+    let ws = service("a", "ns", "model: tiny.en");
+    let s = compute(&ws, &observed(None, &[]), &at(10));
+    assert_eq!(get(&s, ConditionType::Ready).reason, "ReplicasNotReady");
+    assert_eq!(get(&s, ConditionType::Progressing).status, "True");
+    let mut stale = dep(2, 1, 1, 1);
+    stale.status.as_mut().expect("status").observed_generation = Some(1);
+    let s = compute(&ws, &observed(Some(&stale), &[]), &at(10));
+    assert_eq!(get(&s, ConditionType::Ready).status, "False");
+}
+
+#[test]
+fn unschedulable_pod_makes_it_degraded_with_the_scheduler_message() {
+    let ws = service("a", "ns", "model: tiny.en\ngpu: {}");
+    let pod = Pod {
+        status: Some(PodStatus {
+            conditions: Some(vec![PodCondition {
+                type_: "PodScheduled".into(),
+                status: "False".into(),
+                reason: Some("Unschedulable".into()),
+                message: Some("0/3 nodes are available: 3 Insufficient nvidia.com/gpu.".into()),
+                ..PodCondition::default()
+            }]),
+            ..PodStatus::default()
+        }),
+        ..Pod::default()
+    };
+    let d = dep(1, 1, 0, 1);
+    let s = compute(&ws, &observed(Some(&d), &[pod]), &at(10));
+    let degraded = get(&s, ConditionType::Degraded);
+    assert_eq!(
+        (degraded.status.as_str(), degraded.reason.as_str()),
+        ("True", "Unschedulable")
+    );
+    assert!(
+        degraded.message.contains("Insufficient nvidia.com/gpu"),
+        "{}",
+        degraded.message
+    );
+    assert_eq!(get(&s, ConditionType::Ready).reason, "Unschedulable");
+}
+
+#[test]
+fn failed_rollout_deadline_is_degraded() {
+    let ws = service("a", "ns", "model: tiny.en");
+    let mut d = dep(1, 1, 0, 1);
+    d.status.as_mut().expect("status").conditions = Some(vec![DeploymentCondition {
+        type_: "Progressing".into(),
+        status: "False".into(),
+        reason: Some("ProgressDeadlineExceeded".into()),
+        message: Some("ReplicaSet has timed out progressing.".into()),
+        ..DeploymentCondition::default()
+    }]);
+    let s = compute(&ws, &observed(Some(&d), &[]), &at(10));
+    assert_eq!(
+        get(&s, ConditionType::Degraded).reason,
+        "ProgressDeadlineExceeded"
+    );
+}
+
+#[test]
+fn invalid_spec_is_reported_in_every_condition() {
+    let ws = service("a", "ns", "model: nope");
+    let mut o = observed(None, &[]);
+    o.invalid = Some("spec.model \"nope\" is unknown".into());
+    let s = compute(&ws, &o, &at(10));
+    for t in [
+        ConditionType::Ready,
+        ConditionType::Progressing,
+        ConditionType::Degraded,
+    ] {
+        assert_eq!(get(&s, t).reason, "InvalidSpec");
+    }
+    assert!(get(&s, ConditionType::Degraded).message.contains("nope"));
+}
+
+#[test]
+fn scaled_to_zero_is_not_ready_but_not_degraded() {
+    let ws = service("a", "ns", "model: tiny.en\nreplicas: 0");
+    let d = dep(1, 0, 0, 0);
+    let s = compute(&ws, &observed(Some(&d), &[]), &at(10));
+    assert_eq!(get(&s, ConditionType::Ready).reason, "ScaledToZero");
+    assert_eq!(get(&s, ConditionType::Degraded).status, "False");
+}
+
+#[test]
+fn monitoring_condition_explains_missing_crds() {
+    let ws = service("a", "ns", "model: tiny.en");
+    let mut o = observed(None, &[]);
+    o.monitoring = Monitoring::CrdsMissing;
+    let m = get(&compute(&ws, &o, &at(1)), ConditionType::MonitoringReady).clone();
+    assert_eq!(
+        (m.status.as_str(), m.reason.as_str()),
+        ("False", "MonitoringCRDsMissing")
+    );
+    o.monitoring = Monitoring::Disabled;
+    let m = get(&compute(&ws, &o, &at(1)), ConditionType::MonitoringReady).clone();
+    assert_eq!(
+        (m.status.as_str(), m.reason.as_str()),
+        ("True", "MonitoringDisabled")
+    );
+}
+
+#[test]
+fn transition_time_is_kept_while_status_holds_and_moves_when_it_flips() {
+    let mut ws = service("a", "ns", "model: tiny.en");
+    let d = dep(1, 1, 1, 1);
+    let first = compute(&ws, &observed(Some(&d), &[]), &at(10));
+    ws.status = Some(first.clone());
+    let again = compute(&ws, &observed(Some(&d), &[]), &at(20));
+    assert_eq!(
+        get(&again, ConditionType::Ready).last_transition_time,
+        at(10)
+    );
+    assert!(!needs_update(Some(&first), &again));
+    let down = dep(1, 1, 0, 1);
+    let flipped = compute(&ws, &observed(Some(&down), &[]), &at(30));
+    assert_eq!(
+        get(&flipped, ConditionType::Ready).last_transition_time,
+        at(30)
+    );
+    assert!(needs_update(Some(&first), &flipped));
+}
+
+#[test]
+fn needs_update_ignores_only_transition_times() {
+    let ws = service("a", "ns", "model: tiny.en");
+    let d = dep(1, 1, 1, 1);
+    let a = compute(&ws, &observed(Some(&d), &[]), &at(10));
+    let b = compute(&ws, &observed(Some(&d), &[]), &at(99));
+    assert!(!needs_update(Some(&a), &b));
+    assert!(needs_update(None, &a));
+    let mut c = a.clone();
+    c.ready_replicas = 0;
+    assert!(needs_update(Some(&a), &c));
+}

@@ -1,0 +1,95 @@
+//! Validation the API server's schema cannot do (the catalogue lives here, not in the CRD), as a
+//! pure function from the spec to the facts the builders need.
+
+use whisper_crds::WhisperServiceSpec;
+
+use crate::catalogue;
+
+/// The spec's model and image, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    pub model_url: String,
+    pub model_sha256: String,
+    pub image: String,
+}
+
+/// Why a spec cannot be deployed; shown to the user in the Degraded condition.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("spec.model {0:?} is neither a catalogue model ({1}) nor an http(s) URL")]
+    UnknownModel(String, String),
+    #[error("spec.modelSha256 is required when spec.model is a URL")]
+    MissingSha256,
+}
+
+fn is_url(model: &str) -> bool {
+    model.starts_with("https://") || model.starts_with("http://")
+}
+
+/// Resolves the model and image, or says why the spec is unusable.
+pub fn validate(spec: &WhisperServiceSpec, default_image: &str) -> Result<Resolved, Invalid> {
+    let image = spec
+        .image
+        .clone()
+        .unwrap_or_else(|| default_image.to_string());
+    if is_url(&spec.model) {
+        let sha = spec.model_sha256.clone().ok_or(Invalid::MissingSha256)?;
+        return Ok(Resolved {
+            model_url: spec.model.clone(),
+            model_sha256: sha,
+            image,
+        });
+    }
+    let entry = catalogue::lookup(&spec.model)
+        .ok_or_else(|| Invalid::UnknownModel(spec.model.clone(), catalogue::names().join(", ")))?;
+    Ok(Resolved {
+        model_url: entry.url.to_string(),
+        model_sha256: entry.sha256.to_string(),
+        image,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::spec_from_yaml;
+
+    const IMG: &str = "ghcr.io/whisper-operator/whisper-server:0.1.0";
+
+    #[test]
+    fn catalogue_name_resolves_to_its_url_and_checksum_and_default_image() {
+        let r = validate(&spec_from_yaml("model: tiny.en"), IMG).expect("valid");
+        assert!(r.model_url.ends_with("/ggml-tiny.en.bin"));
+        assert_eq!(r.model_sha256.len(), 64);
+        assert_eq!(r.image, IMG);
+    }
+
+    #[test]
+    fn url_with_checksum_and_custom_image_is_taken_as_given() {
+        let sha = "a".repeat(64);
+        let spec = spec_from_yaml(&format!(
+            "model: https://example.invalid/m.bin\nmodelSha256: {sha}\nimage: my/img:1"
+        ));
+        let r = validate(&spec, IMG).expect("valid");
+        assert_eq!(r.model_url, "https://example.invalid/m.bin");
+        assert_eq!(r.model_sha256, sha);
+        assert_eq!(r.image, "my/img:1");
+    }
+
+    #[test]
+    fn unknown_model_name_is_invalid_with_the_catalogue_in_the_message() {
+        let err = validate(&spec_from_yaml("model: huge"), IMG).expect_err("invalid");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("\"huge\"") && msg.contains("tiny.en, base, large-v3-turbo"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn url_without_checksum_is_invalid() {
+        let err =
+            validate(&spec_from_yaml("model: http://x.invalid/m.bin"), IMG).expect_err("invalid");
+        assert_eq!(err, Invalid::MissingSha256);
+    }
+}
