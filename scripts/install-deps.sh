@@ -8,7 +8,7 @@ mkdir -p "$CACHE"
 
 # Debian packages: whisper.cpp build (cmake, libclang), test speech (flite, sox, ffmpeg for
 # MP3/Ogg/M4A fixtures), Prometheus + promtool, load tools, openssl for the control plane's certs.
-APT_PKGS=(cmake clang libclang-dev pkg-config flite sox ffmpeg prometheus openssl jq curl unzip)
+APT_PKGS=(cmake clang libclang-dev pkg-config flite sox ffmpeg prometheus openssl jq curl unzip procps util-linux shellcheck)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

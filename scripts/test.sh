@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it. Usage: scripts/test.sh [all|unit|cluster]
+# Every stage runs even if an earlier one failed, so one run shows every problem; the exit code
+# is non-zero if any stage failed.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$PWD
+WHAT="${1:-all}"
+CACHE="${WHISPER_OPERATOR_CACHE:-$HOME/.cache/whisper-operator}"
+export PATH="$CACHE/bin:$PATH"
+VENV="$CACHE/venv-py1"
+
+passed=(); failed=()
+stage() {
+  local name=$1; shift
+  echo; echo "=== stage: $name"
+  local t0=$SECONDS
+  if "$@"; then passed+=("$name"); echo "=== ok: $name ($((SECONDS - t0)) s)"
+  else failed+=("$name"); echo "=== FAILED: $name ($((SECONDS - t0)) s)"; fi
+}
+finish() {
+  echo
+  echo "passed stages: ${passed[*]:-none}"
+  echo "failed stages: ${failed[*]:-none}"
+  echo "stages: ${#passed[@]} passed, ${#failed[@]} failed"
+  [ ${#failed[@]} -eq 0 ]
+}
+
+# Setup is not a stage: without it nothing else means anything.
+scripts/install-deps.sh || exit 1
+scripts/fetch-k8s-tools.sh >/dev/null || exit 1
+WHISPER_TEST_MODEL="$(scripts/fetch-model.sh tiny.en | tail -n 1)" || exit 1
+export WHISPER_TEST_MODEL
+# The live tests (Prometheus, openai SDK, real-speech accuracy) drive the release binary.
+cargo build --release -p whisper-server || exit 1
+export WHISPER_SERVER_BIN="$ROOT/target/release/whisper-server"
+echo "model: $WHISPER_TEST_MODEL"
+
+lint() {
+  cargo fmt --all -- --check &&
+    cargo clippy --workspace --all-targets -- -D warnings &&
+    shellcheck -x scripts/*.sh e2e/cluster.sh e2e/cluster/*.sh .ci/run
+}
+control_plane_smoke() { e2e/cluster/smoke-test.sh; }
+cargo_tests() { cargo test --workspace --no-fail-fast; }
+python_clients() {
+  "$VENV/bin/python" -m pytest -q server/tests/python
+}
+chart_tests() { charts/test.sh; }
+dashboard_schema() { monitoring/schema-check/run.sh; }
+
+cluster_suites() {
+  e2e/cluster.sh build || return 1
+  local kubeconfig
+  kubeconfig="$(e2e/cluster.sh up | tail -n 1)" || { e2e/cluster.sh down; return 1; }
+  local rc=0
+  cargo build -p whisper-operator || rc=1
+  WHISPER_E2E_KUBECONFIG="$kubeconfig" WHISPER_E2E_MODE=local \
+    cargo test --workspace --no-fail-fast -- --ignored || rc=1
+  e2e/cluster.sh down || rc=1
+  return $rc
+}
+
+case "$WHAT" in
+  unit)
+    stage cargo-tests cargo_tests ;;
+  cluster)
+    stage cluster-suites cluster_suites ;;
+  all)
+    stage lint lint
+    stage cargo-tests cargo_tests
+    stage python-clients python_clients
+    stage chart chart_tests
+    stage dashboard-schema dashboard_schema
+    stage control-plane-smoke control_plane_smoke
+    stage cluster-suites cluster_suites ;;
+  *) echo "usage: scripts/test.sh [all|unit|cluster]" >&2; exit 2 ;;
+esac
+finish
