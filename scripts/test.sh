@@ -34,7 +34,10 @@ export WHISPER_TEST_MODEL
 # The live tests (Prometheus, openai SDK, real-speech accuracy) drive the release binary.
 cargo build --release -p whisper-server || exit 1
 export WHISPER_SERVER_BIN="$ROOT/target/release/whisper-server"
+WHISPER_SPEECH_MANIFEST="$(scripts/fetch-speech-corpus.sh | tail -n 1)" || exit 1
+export WHISPER_SPEECH_MANIFEST
 echo "model: $WHISPER_TEST_MODEL"
+echo "real-speech corpus: $WHISPER_SPEECH_MANIFEST"
 
 lint() {
   cargo fmt --all -- --check &&
@@ -44,7 +47,7 @@ lint() {
 control_plane_smoke() { e2e/cluster/smoke-test.sh; }
 cargo_tests() { cargo test --workspace --no-fail-fast; }
 python_clients() {
-  "$VENV/bin/python" -m pytest -q server/tests/python
+  "$VENV/bin/python" -m pytest -q server/tests/python scripts/bench/test_wer.py
 }
 chart_tests() { charts/test.sh; }
 dashboard_schema() { monitoring/schema-check/run.sh; }

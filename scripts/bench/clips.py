@@ -1,0 +1,78 @@
+"""The benchmark clips, generated once into a cache folder with flite and sox.
+
+short:  flite "Hello world. The quick brown fox ..." (the server tests' sentence), about 4.5 s
+medium: five Harvard sentences read by flite, about 10.8 s
+long:   real recorded speech (LibriVox reader, then telephone prompts) from the accuracy corpus,
+        concatenated in manifest order until it passes 2 minutes
+"""
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+SHORT_TEXT = "Hello world. The quick brown fox jumps over the lazy dog."
+MEDIUM_TEXT = ("The birch canoe slid on the smooth planks. Glue the sheet to the dark blue "
+               "background. It is easy to tell the depth of a well. These days a chicken leg "
+               "is a rare dish. Help the woman.")
+LONG_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Clip:
+    name: str
+    path: Path
+    seconds: float
+    reference: str
+
+
+def _duration(path: Path) -> float:
+    return float(subprocess.run(["soxi", "-D", str(path)], check=True,
+                                capture_output=True, text=True).stdout)
+
+
+def _to_whisper_wav(source: Path, out: Path) -> None:
+    subprocess.run(["sox", str(source), "-r", "16000", "-c", "1", "-b", "16", str(out)],
+                   check=True)
+
+
+def _flite(text: str, out: Path) -> None:
+    if out.exists():
+        return
+    raw = out.with_suffix(".raw.wav")
+    subprocess.run(["flite", "-voice", "rms", "-t", text, "-o", str(raw)], check=True)
+    tmp = out.with_suffix(".tmp.wav")
+    _to_whisper_wav(raw, tmp)
+    raw.unlink()
+    tmp.rename(out)
+
+
+def _long(manifest: Path, out: Path) -> str:
+    """Concatenates corpus clips until LONG_SECONDS; returns the joined reference text."""
+    chosen, references, total = [], [], 0.0
+    for line in manifest.read_text().splitlines():
+        wav, reference = line.split("\t", 1)
+        chosen.append(wav)
+        references.append(reference)
+        total += _duration(Path(wav))
+        if total >= LONG_SECONDS:
+            break
+    if total < LONG_SECONDS:
+        raise SystemExit(f"{manifest} holds only {total:.0f} s of speech")
+    if not out.exists():
+        tmp = out.with_suffix(".tmp.wav")
+        subprocess.run(["sox", *chosen, str(tmp)], check=True)
+        tmp.rename(out)
+    return " ".join(references)
+
+
+def make_clips(cache: Path, manifest: Path) -> list[Clip]:
+    cache.mkdir(parents=True, exist_ok=True)
+    short, medium, long = cache / "short.wav", cache / "medium.wav", cache / "long.wav"
+    _flite(SHORT_TEXT, short)
+    _flite(MEDIUM_TEXT, medium)
+    long_reference = _long(manifest, long)
+    return [
+        Clip("short", short, _duration(short), SHORT_TEXT),
+        Clip("medium", medium, _duration(medium), MEDIUM_TEXT),
+        Clip("long", long, _duration(long), long_reference),
+    ]

@@ -1,0 +1,124 @@
+//! Bare whisper-rs inference, no HTTP: the baseline the server's overhead is measured against,
+//! and the test bench for levers the server does not expose (audio context fitted to the clip).
+//!
+//! It decodes audio and builds decoding parameters with the server's own code, so the only
+//! difference from the server is HTTP and the levers set here. Long-lived on purpose: it reads
+//! one audio path per line on stdin and answers one JSON line per clip on stdout, so a harness
+//! can interleave it with other engines without reloading the model.
+//!
+//! cargo run --release -p whisper-server --example bench_inference -- \
+//!     --model ggml-tiny.en.bin --threads 2 [--audio-ctx-margin 64] < paths.txt
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperState};
+use whisper_server::audio::{WHISPER_SAMPLE_RATE, decode, resample};
+use whisper_server::engine::{params, transcript};
+
+/// whisper's encoder covers 30 s in 1500 frames: one frame per 320 samples at 16 kHz.
+const FULL_AUDIO_CTX: usize = 1500;
+const SAMPLES_PER_FRAME: usize = 320;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// ggml Whisper model file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Inference threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Fit the encoder's audio context to the clip plus this many frames (20 ms each);
+    /// without it the full 30 s context is used, as whisper.cpp and the server do.
+    #[arg(long)]
+    audio_ctx_margin: Option<usize>,
+    /// Decode without timestamp tokens: whisper.cpp then reads each 30 s window once instead of
+    /// seeking to the last timestamp, which a cut audio context otherwise turns into repeats.
+    #[arg(long)]
+    no_timestamps: bool,
+}
+
+/// Encoder frames for a clip of `samples` plus `margin`, capped at the full context.
+fn fitted_audio_ctx(samples: usize, margin: usize) -> usize {
+    (samples.div_ceil(SAMPLES_PER_FRAME) + margin).min(FULL_AUDIO_CTX)
+}
+
+fn load_pcm(path: &Path) -> anyhow::Result<Vec<f32>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let audio = decode::decode(bytes, f64::INFINITY)?;
+    Ok(resample::to_whisper_input(audio)?)
+}
+
+/// Transcribes one clip; returns (inference seconds, audio context used, text).
+fn transcribe(
+    state: &mut WhisperState,
+    eot: i32,
+    args: &Args,
+    pcm: &[f32],
+) -> anyhow::Result<(f64, usize, String)> {
+    // The server's defaults for a request that names no options.
+    let options = params::TranscribeOptions::default();
+    let abort = AtomicBool::new(false);
+    let mut full = params::full_params(&options, args.threads, &abort);
+    let audio_ctx = args
+        .audio_ctx_margin
+        .map_or(FULL_AUDIO_CTX, |m| fitted_audio_ctx(pcm.len(), m));
+    if args.audio_ctx_margin.is_some() {
+        full.set_audio_ctx(i32::try_from(audio_ctx)?);
+    }
+    full.set_no_timestamps(args.no_timestamps);
+    let started = Instant::now();
+    state.full(full, pcm)?;
+    let duration = pcm.len() as f64 / f64::from(WHISPER_SAMPLE_RATE);
+    let text = transcript::read(state, eot, duration, options.language, false).text();
+    Ok((started.elapsed().as_secs_f64(), audio_ctx, text))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    whisper_rs::install_logging_hooks();
+    let context = WhisperContext::new_with_params(&args.model, WhisperContextParameters::default())
+        .with_context(|| format!("cannot load {}", args.model.display()))?;
+    let mut state = context.create_state()?;
+    let eot = context.token_eot();
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let path = Path::new(line.trim());
+        if path.as_os_str().is_empty() {
+            continue;
+        }
+        let pcm = load_pcm(path)?;
+        let (seconds, audio_ctx, text) = transcribe(&mut state, eot, &args, &pcm)?;
+        let record = serde_json::json!({
+            "path": path,
+            "seconds": seconds,
+            "audio_seconds": pcm.len() as f64 / f64::from(WHISPER_SAMPLE_RATE),
+            "audio_ctx": audio_ctx,
+            "threads": args.threads,
+            "text": text,
+        });
+        writeln!(out, "{record}")?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fitted_audio_ctx;
+
+    #[test]
+    fn audio_ctx_covers_the_clip_plus_margin_and_never_exceeds_30_s() {
+        assert_eq!(fitted_audio_ctx(16_000, 64), 50 + 64);
+        assert_eq!(fitted_audio_ctx(16_001, 0), 51);
+        assert_eq!(fitted_audio_ctx(16_000 * 60, 64), 1500);
+    }
+}
