@@ -172,7 +172,7 @@ fn server_args(spec: &WhisperServiceSpec) -> Vec<String> {
         format!("0.0.0.0:{}", labels::HTTP_PORT),
         "--threads".into(),
         s.threads.to_string(),
-        "--parallel".into(),
+        "--slots".into(),
         s.parallel.to_string(),
         "--queue".into(),
         s.queue.to_string(),

@@ -126,7 +126,7 @@ fn server_args_carry_every_server_setting() {
     let args = server(&dep).args.expect("args").join(" ");
     assert_eq!(
         args,
-        "--model /models/model.bin --listen 0.0.0.0:8000 --threads 3 --parallel 3 --queue 5 --max-upload-bytes 2048 --max-audio-seconds 60"
+        "--model /models/model.bin --listen 0.0.0.0:8000 --threads 3 --slots 3 --queue 5 --max-upload-bytes 2048 --max-audio-seconds 60"
     );
 }
 
