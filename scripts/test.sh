@@ -57,7 +57,8 @@ cluster_suites() {
   local kubeconfig
   kubeconfig="$(e2e/cluster.sh up | tail -n 1)" || { e2e/cluster.sh down; return 1; }
   local rc=0
-  cargo build -p whisper-operator || rc=1
+  # No separate `cargo build -p whisper-operator`: per-package feature resolution would rebuild
+  # kube and friends; `cargo test --workspace` builds the operator binary the e2e suite runs.
   WHISPER_E2E_KUBECONFIG="$kubeconfig" WHISPER_E2E_MODE=local \
     cargo test --workspace --no-fail-fast -- --ignored || rc=1
   e2e/cluster.sh down || rc=1
