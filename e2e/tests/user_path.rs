@@ -37,19 +37,22 @@ async fn cluster() -> Cluster {
     }
 }
 
+/// Installs the chart into `ns` with cluster-wide RBAC and the values of `mode`.
+async fn install_chart(
+    cluster: &Cluster,
+    ns: &TestNamespace,
+    mode: Mode,
+) -> Result<Release, E2eError> {
+    chart::install(cluster, &ns.name, &ns.name, &chart::values_for(mode, &[])).await
+}
+
 /// Installs the chart into `ns` (cluster-wide RBAC) and, in local mode, starts the operator
 /// with the chart's ServiceAccount.
 async fn install(
     cluster: &Cluster,
     ns: &TestNamespace,
 ) -> Result<(Release, Option<LocalOperator>), E2eError> {
-    let release = chart::install(
-        cluster,
-        &ns.name,
-        &ns.name,
-        &chart::values_for(cluster.mode, &[]),
-    )
-    .await?;
+    let release = install_chart(cluster, ns, cluster.mode).await?;
     let operator = match cluster.mode {
         Mode::Local => Some(LocalOperator::start(cluster, &release).await?),
         Mode::Kind => None,
@@ -262,14 +265,9 @@ async fn restricted_namespace_refuses_a_privileged_pod_but_admits_the_operator_p
     let ns = TestNamespace::create(&cluster, "ws-e2e-pss")
         .await
         .expect("namespace");
-    let release = chart::install(
-        &cluster,
-        &ns.name,
-        &ns.name,
-        &chart::values_for(Mode::Local, &[]),
-    )
-    .await
-    .expect("chart installs");
+    let release = install_chart(&cluster, &ns, Mode::Local)
+        .await
+        .expect("chart installs");
     let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &ns.name);
     let dry_run = PostParams {
         dry_run: true,
@@ -321,14 +319,9 @@ async fn chart_service_account_gets_what_the_operator_uses_and_nothing_more() {
     let ns = TestNamespace::create(&cluster, "ws-e2e-rbac")
         .await
         .expect("namespace");
-    let release = chart::install(
-        &cluster,
-        &ns.name,
-        &ns.name,
-        &chart::values_for(Mode::Local, &[]),
-    )
-    .await
-    .expect("chart installs");
+    let release = install_chart(&cluster, &ns, Mode::Local)
+        .await
+        .expect("chart installs");
     let dir = tempfile::tempdir().expect("temp dir");
     let tok = token::request_token(&cluster, &ns.name, &release.fullname())
         .await

@@ -63,6 +63,21 @@ async fn spawn(flags: &[&str]) -> Server {
 }
 
 impl Server {
+    /// Sends a long transcription and returns once it holds an inference slot.
+    async fn start_long_request(
+        &self,
+    ) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+        let request = tokio::spawn(self.long_request().send());
+        self.wait_for(
+            "whisper_inflight_requests",
+            &[],
+            1.0,
+            Duration::from_secs(30),
+        )
+        .await;
+        request
+    }
+
     fn long_request(&self) -> reqwest::RequestBuilder {
         let form = reqwest::multipart::Form::new().part(
             "file",
@@ -117,15 +132,7 @@ impl Server {
 #[tokio::test]
 async fn sigterm_fails_readiness_finishes_inflight_request_and_exits_zero() {
     let mut server = spawn(&["--shutdown-grace-seconds", "120"]).await;
-    let request = tokio::spawn(server.long_request().send());
-    server
-        .wait_for(
-            "whisper_inflight_requests",
-            &[],
-            1.0,
-            Duration::from_secs(30),
-        )
-        .await;
+    let request = server.start_long_request().await;
 
     let pid = server.child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status();
@@ -165,15 +172,7 @@ async fn sigterm_fails_readiness_finishes_inflight_request_and_exits_zero() {
 #[tokio::test]
 async fn client_disconnect_aborts_inference_and_frees_the_slot() {
     let server = spawn(&["--slots", "1", "--queue", "1"]).await;
-    let request = tokio::spawn(server.long_request().send());
-    server
-        .wait_for(
-            "whisper_inflight_requests",
-            &[],
-            1.0,
-            Duration::from_secs(30),
-        )
-        .await;
+    let request = server.start_long_request().await;
     // Let inference get going, then hang up.
     tokio::time::sleep(Duration::from_millis(300)).await;
     request.abort();
