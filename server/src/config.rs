@@ -79,15 +79,26 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "WHISPER_LISTEN", default_value = "0.0.0.0:8000")]
     pub listen: SocketAddr,
-    /// Inference slots: requests transcribed at the same time, each with its own whisper state.
-    #[arg(long, env = "WHISPER_SLOTS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    /// Inference slots: requests transcribed at the same time, each with its own whisper state;
+    /// 0 = one per thread, at most 4. Concurrent requests share --threads, never exceed it.
+    #[arg(long, env = "WHISPER_SLOTS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=64))]
     pub slots: u32,
     /// Requests allowed to wait for a slot; more get 429.
     #[arg(long, env = "WHISPER_QUEUE", default_value_t = 16)]
     pub queue: u32,
-    /// Total inference threads across all slots; 0 = the CPUs this process may use (cgroup-aware).
+    /// Inference threads all requests together may run; 0 = the CPUs this process may use
+    /// (cgroup-aware). A lone request gets all of them, concurrent ones share them.
     #[arg(long, env = "WHISPER_THREADS", default_value_t = 0)]
     pub threads: u32,
+    /// Give a request fewer threads while other processes keep cores of the host busy
+    /// (measured from /proc/stat): whisper.cpp's threads stall when one lacks a core.
+    #[arg(
+        long,
+        env = "WHISPER_ADAPT_THREADS_TO_LOAD",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub adapt_threads_to_load: bool,
     /// Largest accepted upload, in bytes (413 above).
     #[arg(long, env = "WHISPER_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_upload_bytes: usize,

@@ -40,6 +40,9 @@ pub struct Metrics {
     pub queue_depth: IntGauge,
     pub inflight: IntGauge,
     pub slots: IntGauge,
+    pub threads_in_use: IntGauge,
+    pub thread_budget: IntGauge,
+    pub cpu_busy_elsewhere: Gauge,
     pub audio_seconds: prometheus::CounterVec,
     pub model_load_duration: Gauge,
     pub build_info: GaugeVec,
@@ -103,6 +106,18 @@ impl Metrics {
                 "Requests holding an inference slot.",
             )?,
             slots: IntGauge::new("whisper_slots", "Configured parallel inference slots.")?,
+            threads_in_use: IntGauge::new(
+                "whisper_inference_threads",
+                "Threads running inference now, across all requests.",
+            )?,
+            thread_budget: IntGauge::new(
+                "whisper_inference_thread_budget",
+                "Threads all requests together may run (--threads).",
+            )?,
+            cpu_busy_elsewhere: Gauge::new(
+                "whisper_cpu_busy_elsewhere_cores",
+                "Host cores other processes kept busy over the last 300 ms; requests then get fewer threads.",
+            )?,
             audio_seconds: prometheus::CounterVec::new(
                 Opts::new(
                     "whisper_audio_seconds_total",
@@ -149,6 +164,9 @@ impl Metrics {
         r.register(Box::new(self.queue_depth.clone()))?;
         r.register(Box::new(self.inflight.clone()))?;
         r.register(Box::new(self.slots.clone()))?;
+        r.register(Box::new(self.threads_in_use.clone()))?;
+        r.register(Box::new(self.thread_budget.clone()))?;
+        r.register(Box::new(self.cpu_busy_elsewhere.clone()))?;
         r.register(Box::new(self.audio_seconds.clone()))?;
         r.register(Box::new(self.model_load_duration.clone()))?;
         r.register(Box::new(self.build_info.clone()))?;

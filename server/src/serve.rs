@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::config::ServeArgs;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineConfig, EngineGauges};
 use crate::metrics::Metrics;
 use crate::state::{AppState, Limits};
 
@@ -17,6 +17,29 @@ use crate::state::{AppState, Limits};
 /// CPU affinity, unlike a count of the host's cores.
 pub fn available_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Most whisper states the server creates by default: each costs memory (hundreds of MB for
+/// large models), and past a few concurrent requests more threads per request serve as well.
+const DEFAULT_MAX_SLOTS: usize = 4;
+
+/// The engine's CPU plan from the flags: 0 threads means every CPU the process may use; 0
+/// slots means one per thread, up to `DEFAULT_MAX_SLOTS`.
+pub fn engine_config(args: &ServeArgs, cpus: usize) -> EngineConfig {
+    let threads = match args.threads {
+        0 => cpus.max(1),
+        n => n as usize,
+    };
+    let slots = match args.slots {
+        0 => threads.min(DEFAULT_MAX_SLOTS),
+        n => n as usize,
+    };
+    EngineConfig {
+        slots,
+        threads,
+        queue: args.queue as usize,
+        adapt_to_load: args.adapt_threads_to_load,
+    }
 }
 
 pub fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
@@ -45,36 +68,32 @@ pub fn load_model(
     args: &ServeArgs,
     path: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let total_threads = match args.threads {
-        0 => available_cpus(),
-        n => n as usize,
-    };
-    let slots = args.slots as usize;
-    if slots > total_threads {
+    let config = engine_config(args, available_cpus());
+    if config.slots > config.threads {
         warn!(
-            slots,
-            total_threads,
-            "more slots than threads: each slot gets one thread and the CPUs are oversubscribed"
+            slots = config.slots,
+            threads = config.threads,
+            "more slots than threads: the extra requests wait for a thread"
         );
     }
     let started = Instant::now();
     let engine = Engine::load(
         path,
-        slots,
-        total_threads,
-        args.queue as usize,
-        (
-            state.metrics.queue_depth.clone(),
-            state.metrics.inflight.clone(),
-        ),
+        &config,
+        EngineGauges {
+            queue_depth: state.metrics.queue_depth.clone(),
+            inflight: state.metrics.inflight.clone(),
+            threads_in_use: state.metrics.threads_in_use.clone(),
+        },
     )?;
     let took = started.elapsed().as_secs_f64();
     state.metrics.model_load_duration.set(took);
     info!(
         model = %path.display(),
         seconds = took,
-        slots,
-        threads_per_slot = engine.threads_per_slot(),
+        slots = config.slots,
+        threads = config.threads,
+        adapt_to_load = config.adapt_to_load,
         multilingual = engine.is_multilingual(),
         "model loaded"
     );

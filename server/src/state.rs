@@ -56,6 +56,9 @@ impl AppState {
     /// Publishes the loaded model; the server becomes ready.
     pub fn set_engine(&self, engine: Engine) {
         self.metrics.slots.set(engine.pool().slots() as i64);
+        self.metrics
+            .thread_budget
+            .set(engine.threads().budget() as i64);
         if self.engine.set(engine).is_ok() {
             self.metrics.model_loaded.set(1);
         }

@@ -1,7 +1,9 @@
 //! The loaded model: one whisper context, a pool of states, and the thread budget.
 
+pub mod cpu_load;
 pub mod params;
 pub mod pool;
+pub mod threads;
 pub mod transcript;
 
 use std::path::Path;
@@ -13,6 +15,7 @@ use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperState};
 
 use params::TranscribeOptions;
 use pool::{Pool, Slot};
+use threads::ThreadBudget;
 use transcript::Transcript;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,22 +34,34 @@ pub enum EngineError {
 pub struct Engine {
     context: WhisperContext,
     pool: Arc<Pool<WhisperState>>,
-    threads_per_slot: usize,
+    threads: ThreadBudget,
 }
 
-/// Splits the CPU budget across slots so concurrent requests never oversubscribe the CPUs:
-/// whisper.cpp slows down many times over when its threads outnumber the cores it really has.
-pub fn threads_per_slot(total_threads: usize, slots: usize) -> usize {
-    (total_threads / slots.max(1)).max(1)
+/// How the engine spends the CPU: whisper.cpp slows down many times over when its threads
+/// outnumber the cores it really has, so every thread comes from one budget.
+pub struct EngineConfig {
+    /// Whisper states: requests transcribed at the same time.
+    pub slots: usize,
+    /// Threads all requests together may run.
+    pub threads: usize,
+    /// Requests allowed to wait for a slot.
+    pub queue: usize,
+    /// Give a request fewer threads while other processes keep cores busy.
+    pub adapt_to_load: bool,
+}
+
+/// Gauges the engine keeps current.
+pub struct EngineGauges {
+    pub queue_depth: IntGauge,
+    pub inflight: IntGauge,
+    pub threads_in_use: IntGauge,
 }
 
 impl Engine {
     pub fn load(
         path: &Path,
-        slots: usize,
-        total_threads: usize,
-        queue: usize,
-        gauges: (IntGauge, IntGauge),
+        config: &EngineConfig,
+        gauges: EngineGauges,
     ) -> Result<Self, EngineError> {
         let load_err = |source| EngineError::Load {
             path: path.display().to_string(),
@@ -57,15 +72,24 @@ impl Engine {
             ..Default::default()
         };
         let context = WhisperContext::new_with_params(path, context_params).map_err(load_err)?;
-        let states = (0..slots.max(1))
+        let states = (0..config.slots.max(1))
             .map(|_| context.create_state())
             .collect::<Result<Vec<_>, _>>()
             .map_err(load_err)?;
-        let (queue_depth, inflight) = gauges;
+        let load = if config.adapt_to_load {
+            cpu_load::CpuLoad::start()
+        } else {
+            None
+        };
         Ok(Self {
             context,
-            pool: Arc::new(Pool::new(states, queue, queue_depth, inflight)),
-            threads_per_slot: threads_per_slot(total_threads, slots),
+            pool: Arc::new(Pool::new(
+                states,
+                config.queue,
+                gauges.queue_depth,
+                gauges.inflight,
+            )),
+            threads: ThreadBudget::new(config.threads, load, gauges.threads_in_use),
         })
     }
 
@@ -73,8 +97,8 @@ impl Engine {
         &self.pool
     }
 
-    pub fn threads_per_slot(&self) -> usize {
-        self.threads_per_slot
+    pub fn threads(&self) -> &ThreadBudget {
+        &self.threads
     }
 
     pub fn is_multilingual(&self) -> bool {
@@ -95,10 +119,12 @@ impl Engine {
         Ok(tokens)
     }
 
-    /// Runs whisper on 16 kHz mono samples. Blocking and CPU-heavy: call off the async runtime.
+    /// Runs whisper on 16 kHz mono samples with `threads` threads (from `threads().reserve()`).
+    /// Blocking and CPU-heavy: call off the async runtime.
     pub fn transcribe(
         &self,
         slot: &mut Slot<WhisperState>,
+        threads: usize,
         pcm: &[f32],
         options: &TranscribeOptions,
         abort: &AtomicBool,
@@ -106,7 +132,7 @@ impl Engine {
         let state = slot
             .state()
             .ok_or_else(|| EngineError::Failed("no whisper state in the slot".into()))?;
-        let params = params::full_params(options, self.threads_per_slot, abort);
+        let params = params::full_params(options, threads, abort);
         let result = state.full(params, pcm);
         if abort.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(EngineError::Aborted);
@@ -120,17 +146,5 @@ impl Engine {
             options.language,
             options.word_timestamps,
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thread_budget_is_split_across_slots_without_oversubscribing() {
-        assert_eq!(threads_per_slot(2, 1), 2);
-        assert_eq!(threads_per_slot(8, 3), 2);
-        assert_eq!(threads_per_slot(2, 4), 1);
     }
 }

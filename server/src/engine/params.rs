@@ -17,6 +17,13 @@ pub struct TranscribeOptions {
     pub word_timestamps: bool,
 }
 
+/// The language to decode in when a request names none: an English-only model has nothing to
+/// detect, and leaving it unset would make whisper.cpp run its language detection (a second
+/// encoder pass) anyway. A multilingual model detects the spoken language.
+pub fn default_language(multilingual: bool) -> Option<&'static str> {
+    (!multilingual).then_some("en")
+}
+
 /// whisper.cpp calls this between graph computations; returning true stops inference.
 unsafe extern "C" fn abort_requested(flag: *mut c_void) -> bool {
     // SAFETY: `flag` is the `&AtomicBool` given in `full_params`, which outlives the full() call.

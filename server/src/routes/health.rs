@@ -24,6 +24,12 @@ pub async fn readyz(State(app): State<Arc<AppState>>) -> Response {
 }
 
 pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    // Sampled in the background; copied at scrape time so the gauge is never stale.
+    if let Some(engine) = app.engine() {
+        app.metrics
+            .cpu_busy_elsewhere
+            .set(engine.threads().foreign_cores());
+    }
     match app.metrics.render() {
         Ok(text) => (
             [(

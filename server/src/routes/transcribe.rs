@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use super::form::{self, AudioForm};
 use crate::audio::{self, AudioError};
-use crate::engine::params::TranscribeOptions;
+use crate::engine::params::{self, TranscribeOptions};
 use crate::engine::{Engine, EngineError};
 use crate::error::ApiError;
 use crate::format::{self, Task};
@@ -148,6 +148,8 @@ async fn transcribe(
     let pcm = load_audio(app, form.file, read_time).await?;
     let audio_seconds = pcm.len() as f64 / f64::from(audio::WHISPER_SAMPLE_RATE);
 
+    let threads = engine.threads().reserve().await;
+
     let limit = app.limits.timeout_for(audio_seconds);
     let inference_app = app.clone();
     let inference_abort = abort.clone();
@@ -156,9 +158,16 @@ async fn transcribe(
         let engine = inference_app
             .engine()
             .ok_or_else(|| EngineError::Failed("model unloaded".into()))?;
-        let result = engine.transcribe(&mut slot, &pcm, &options, &inference_abort);
-        // The slot (and its whisper state) goes back to the pool here, not when the client's
-        // request ends: an aborted inference still owns the state until full() returns.
+        let result = engine.transcribe(
+            &mut slot,
+            threads.threads(),
+            &pcm,
+            &options,
+            &inference_abort,
+        );
+        // The slot (its whisper state) and the threads go back here, not when the client's
+        // request ends: an aborted inference still runs until full() returns.
+        drop(threads);
         drop(slot);
         inference_app
             .metrics
@@ -201,10 +210,8 @@ async fn transcribe(
 fn options(engine: &Engine, form: &AudioForm, task: Task) -> Result<TranscribeOptions, ApiError> {
     let language = match (&form.language, task) {
         (Some(code), Task::Transcribe) => Some(language(engine, code)?),
-        // An English-only model has nothing to detect.
-        _ if !engine.is_multilingual() => Some("en"),
-        // Otherwise the spoken language is detected (translation always targets English).
-        _ => None,
+        // Translation always targets English; the source language is the model's default.
+        _ => params::default_language(engine.is_multilingual()),
     };
     let prompt_tokens = match &form.prompt {
         Some(prompt) if prompt.contains('\0') => {

@@ -87,6 +87,15 @@ async fn metrics_count_good_and_bad_requests_exactly() {
     assert_eq!(m("whisper_slots", &[]).await, 1.0);
     assert_eq!(m("whisper_queue_depth", &[]).await, 0.0);
     assert_eq!(m("whisper_inflight_requests", &[]).await, 0.0);
+    // The test servers run one thread; none is held once the requests are answered.
+    assert_eq!(m("whisper_inference_thread_budget", &[]).await, 1.0);
+    assert_eq!(m("whisper_inference_threads", &[]).await, 0.0);
+    let elsewhere = m("whisper_cpu_busy_elsewhere_cores", &[]).await;
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    assert!(
+        (0.0..=cpus.max(64.0)).contains(&elsewhere),
+        "cores busy elsewhere out of range: {elsewhere}"
+    );
     let audio = m("whisper_audio_seconds_total", t).await;
     assert!(
         (6.0..12.0).contains(&audio),

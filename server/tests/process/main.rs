@@ -32,12 +32,19 @@ fn free_port() -> u16 {
 
 async fn spawn(flags: &[&str]) -> Server {
     let port = free_port();
+    // One thread unless the test says otherwise: the test servers share two CPUs with each
+    // other and the build.
+    let default_threads: &[&str] = if flags.contains(&"--threads") {
+        &[]
+    } else {
+        &["--threads", "1"]
+    };
     let child = Command::new(env!("CARGO_BIN_EXE_whisper-server"))
         .arg("--model")
         .arg(fixtures::model())
         .args(["--listen", &format!("127.0.0.1:{port}")])
-        // One thread: the two test servers share two CPUs with each other and the build.
-        .args(["--threads", "1", "--log", "warn"])
+        .args(["--log", "warn"])
+        .args(default_threads)
         .args(flags)
         .stdin(Stdio::null())
         .spawn()
@@ -110,6 +117,22 @@ impl Server {
                 _ => 0.0,
             })
             .sum()
+    }
+
+    /// Polls until the gauge is at least `value`, failing after 30 s.
+    async fn wait_until_at_least(&self, name: &str, value: f64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = self.gauge(name, &[]).await;
+            if now >= value {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} stayed at {now}, below {value}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Polls until the gauge reaches `value`, failing after `within`.
@@ -215,4 +238,75 @@ async fn client_disconnect_aborts_inference_and_frees_the_slot() {
         normalise(body["text"].as_str().unwrap_or_default()),
         normalise(EXPECTED)
     );
+}
+
+/// A process that keeps one core busy until dropped.
+struct CpuHog(Child);
+
+impl CpuHog {
+    fn start() -> Self {
+        let child = Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start a CPU hog: {e}"));
+        Self(child)
+    }
+}
+
+impl Drop for CpuHog {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Server {
+    /// Threads the next long request runs with, read from `whisper_inference_threads` while it
+    /// is in flight.
+    async fn threads_of_a_long_request(&self) -> f64 {
+        let request = tokio::spawn(self.long_request().send());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let threads = loop {
+            let threads = self.gauge("whisper_inference_threads", &[]).await;
+            if threads > 0.0 {
+                break threads;
+            }
+            assert!(Instant::now() < deadline, "the long request never ran");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        let response = request
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(response.status(), 200);
+        threads
+    }
+}
+
+/// Beside a process that keeps a core busy, a request gets one thread fewer than the budget
+/// (whisper.cpp's spinning threads collapse when one lacks a core); with the adaptation off it
+/// gets the whole budget, which shows the check can fail.
+#[tokio::test]
+async fn a_busy_core_elsewhere_costs_a_request_one_thread() {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    if cpus < 2 {
+        eprintln!("skipped: one CPU leaves nothing to adapt");
+        return;
+    }
+    let budget = cpus.to_string();
+    let _hog = CpuHog::start();
+    let adaptive = spawn(&["--threads", &budget]).await;
+    let fixed = spawn(&["--threads", &budget, "--adapt-threads-to-load", "false"]).await;
+    // The sampler needs a second or two to see the hog.
+    adaptive
+        .wait_until_at_least("whisper_cpu_busy_elsewhere_cores", 0.7)
+        .await;
+
+    let threads = adaptive.threads_of_a_long_request().await;
+    assert!(
+        (1.0..=(cpus - 1) as f64).contains(&threads),
+        "with a core busy elsewhere a request should get at most {} threads, got {threads}",
+        cpus - 1
+    );
+    assert_eq!(fixed.threads_of_a_long_request().await, cpus as f64);
 }

@@ -1,0 +1,189 @@
+//! Per-request inference threads: never more, all requests together, than the CPU budget, and
+//! never onto cores that other processes keep busy.
+//!
+//! A lone request on an idle machine gets the whole budget. Concurrent requests share it: the
+//! first waits for one thread, then takes what is free without waiting, so two requests on two
+//! cores run with one thread each instead of oversubscribing. When other processes keep cores
+//! busy (see `cpu_load`), a request asks for fewer threads: ggml's spinning workers collapse
+//! when one of them has no core.
+
+use std::sync::Arc;
+
+use prometheus::IntGauge;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::cpu_load::CpuLoad;
+
+/// Threads a new request should run: the budget, less the cores other processes keep busy,
+/// at least one. A core counts as busy when more than half of it is used elsewhere.
+pub fn wanted_threads(budget: usize, host_cpus: usize, foreign_cores: f64) -> usize {
+    let free = (host_cpus as f64 - foreign_cores).round();
+    let free = if free.is_finite() && free >= 1.0 {
+        free as usize
+    } else {
+        1
+    };
+    free.clamp(1, budget.max(1))
+}
+
+pub struct ThreadBudget {
+    permits: Arc<Semaphore>,
+    budget: usize,
+    load: Option<CpuLoad>,
+    in_use: IntGauge,
+}
+
+/// Threads held by one inference; they go back to the budget when dropped.
+pub struct ThreadGrant {
+    permit: OwnedSemaphorePermit,
+    in_use: IntGauge,
+}
+
+impl ThreadGrant {
+    pub fn threads(&self) -> usize {
+        self.permit.num_permits()
+    }
+}
+
+impl Drop for ThreadGrant {
+    fn drop(&mut self) {
+        self.in_use.sub(self.threads() as i64);
+    }
+}
+
+impl ThreadBudget {
+    /// `load` is `None` to ignore other processes (fixed threads, as whisper.cpp does).
+    pub fn new(budget: usize, load: Option<CpuLoad>, in_use: IntGauge) -> Self {
+        let budget = budget.max(1);
+        Self {
+            permits: Arc::new(Semaphore::new(budget)),
+            budget,
+            load,
+            in_use,
+        }
+    }
+
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// Cores other processes keep busy, as last sampled (0 when not sampling).
+    pub fn foreign_cores(&self) -> f64 {
+        self.load.as_ref().map_or(0.0, CpuLoad::foreign_cores)
+    }
+
+    /// Threads a request starting now should get, before counting other requests.
+    pub fn wanted(&self) -> usize {
+        match &self.load {
+            Some(load) => wanted_threads(self.budget, load.host_cpus(), load.foreign_cores()),
+            None => self.budget,
+        }
+    }
+
+    /// Waits for one thread, then takes up to `wanted()` of those free now. Waiters are served
+    /// in arrival order, so a burst of requests spreads the budget instead of queueing behind
+    /// one request that holds it all.
+    pub async fn reserve(&self) -> ThreadGrant {
+        let mut permit = match self.permits.clone().acquire_owned().await {
+            Ok(permit) => permit,
+            // The semaphore lives as long as `self` and is never closed.
+            Err(_) => unreachable!("the thread budget's semaphore is never closed"),
+        };
+        let wanted = self.wanted();
+        while permit.num_permits() < wanted {
+            match self.permits.clone().try_acquire_owned() {
+                Ok(more) => permit.merge(more),
+                Err(_) => break,
+            }
+        }
+        self.in_use.add(permit.num_permits() as i64);
+        ThreadGrant {
+            permit,
+            in_use: self.in_use.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget(threads: usize) -> ThreadBudget {
+        let gauge = IntGauge::new("threads_in_use", "test").expect("valid gauge name");
+        ThreadBudget::new(threads, None, gauge)
+    }
+
+    #[test]
+    fn idle_host_gets_the_whole_budget() {
+        assert_eq!(wanted_threads(2, 2, 0.0), 2);
+        assert_eq!(wanted_threads(4, 64, 3.0), 4);
+    }
+
+    #[test]
+    fn a_busy_core_elsewhere_costs_one_thread() {
+        assert_eq!(wanted_threads(2, 2, 1.0), 1);
+        assert_eq!(wanted_threads(2, 2, 0.6), 1);
+        assert_eq!(wanted_threads(2, 2, 0.4), 2);
+        assert_eq!(wanted_threads(8, 8, 3.0), 5);
+    }
+
+    #[test]
+    fn never_below_one_thread() {
+        assert_eq!(wanted_threads(2, 2, 2.0), 1);
+        assert_eq!(wanted_threads(2, 2, f64::NAN), 1);
+        assert_eq!(wanted_threads(0, 0, 0.0), 1);
+    }
+
+    #[tokio::test]
+    async fn a_lone_request_takes_the_budget_and_gives_it_back() {
+        let budget = budget(2);
+        let grant = budget.reserve().await;
+        assert_eq!(grant.threads(), 2);
+        assert_eq!(budget.in_use.get(), 2);
+        drop(grant);
+        assert_eq!(budget.in_use.get(), 0);
+        assert_eq!(budget.reserve().await.threads(), 2);
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_never_exceed_the_budget() {
+        let budget = Arc::new(budget(2));
+        let first = budget.reserve().await;
+        let waiting = {
+            let budget = budget.clone();
+            tokio::spawn(async move { budget.reserve().await.threads() })
+        };
+        tokio::task::yield_now().await;
+        assert!(
+            !waiting.is_finished(),
+            "no thread is free while the first holds both"
+        );
+        drop(first);
+        assert_eq!(waiting.await.expect("joins"), 2);
+    }
+
+    #[tokio::test]
+    async fn two_waiters_split_the_budget() {
+        let budget = Arc::new(budget(2));
+        let first = budget.reserve().await;
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let budget = budget.clone();
+                tokio::spawn(async move {
+                    let grant = budget.reserve().await;
+                    let threads = grant.threads();
+                    // Hold the grant until both have theirs.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    threads
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        drop(first);
+        let mut got = Vec::new();
+        for waiter in waiters {
+            got.push(waiter.await.expect("joins"));
+        }
+        assert_eq!(got, vec![1, 1]);
+    }
+}
