@@ -7,27 +7,29 @@
 # $CACHE/bench-results/. docs/benchmarks.md explains the figures.
 #
 # usage: scripts/bench.sh [bench.py options: --runs N --threads T --sections idle,hog,...]
-# env:   BENCH_LLAMAFILE=0 skips the GGML_LLAMAFILE=ON build (its own target dir, slow cold)
+# env:   BENCH_GGML_DEFAULT=0 skips the GGML_LLAMAFILE=OFF baseline build (own target dir, slow cold)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${WHISPER_OPERATOR_CACHE:-$HOME/.cache/whisper-operator}"
 PYTHON="$CACHE/venv-py1/bin/python"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-LLAMAFILE_TARGET="$CACHE/target-llamafile"
+DEFAULT_BUILD_TARGET="$CACHE/target-ggml-default"
 log() { echo "bench: $*" >&2; }
 
 [ -x "$PYTHON" ] || { log "no Python venv at $PYTHON: run scripts/install-deps.sh"; exit 1; }
 cd "$ROOT"
 log "building release binaries"
 cargo build -q --release -p whisper-server --bin whisper-server --example bench_inference
-llamafile_args=()
-if [ "${BENCH_LLAMAFILE:-1}" = 1 ]; then
-  # whisper-rs-sys passes GGML_* to cmake but does not rebuild when they change: own target dir.
-  log "building bench_inference with GGML_LLAMAFILE=ON in $LLAMAFILE_TARGET"
-  GGML_LLAMAFILE=ON CARGO_TARGET_DIR="$LLAMAFILE_TARGET" \
+default_build_args=()
+if [ "${BENCH_GGML_DEFAULT:-1}" = 1 ]; then
+  # The project builds whisper.cpp with GGML_LLAMAFILE=ON (.cargo/config.toml); the baseline
+  # "as whisper.cpp ships" needs it off. whisper-rs-sys does not rebuild when GGML_* changes,
+  # so that build gets its own target dir.
+  log "building bench_inference with GGML_LLAMAFILE=OFF in $DEFAULT_BUILD_TARGET"
+  GGML_LLAMAFILE=OFF CARGO_TARGET_DIR="$DEFAULT_BUILD_TARGET" \
     cargo build -q --release -p whisper-server --example bench_inference
-  llamafile_args=(--llamafile-bare-bin "$LLAMAFILE_TARGET/release/examples/bench_inference")
+  default_build_args=(--ggml-default-bare-bin "$DEFAULT_BUILD_TARGET/release/examples/bench_inference")
 fi
 
 model="${WHISPER_TEST_MODEL:-}"
@@ -46,7 +48,7 @@ log "report: $results/$stamp.md"
 "$PYTHON" scripts/bench/bench.py \
   --bare-bin "$TARGET/release/examples/bench_inference" \
   --server-bin "$TARGET/release/whisper-server" \
-  "${llamafile_args[@]}" \
+  "${default_build_args[@]}" \
   --model "$model" --ct2-dir "$ct2" --manifest "$manifest" \
   --clips-dir "$CACHE/bench-clips-v1" \
   --out "$results/$stamp.md" --json "$results/$stamp.json" "$@"

@@ -27,8 +27,8 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--bare-bin", type=Path, required=True)
     p.add_argument("--server-bin", type=Path, required=True)
-    p.add_argument("--llamafile-bare-bin", type=Path,
-                   help="bench_inference built with GGML_LLAMAFILE=ON (levers, wer)")
+    p.add_argument("--ggml-default-bare-bin", type=Path,
+                   help="bench_inference built as whisper.cpp ships (GGML_LLAMAFILE=OFF)")
     p.add_argument("--model", type=Path, required=True, help="ggml tiny.en")
     p.add_argument("--ct2-dir", type=Path, required=True, help="the same weights for CTranslate2")
     p.add_argument("--manifest", type=Path, required=True, help="real-speech corpus manifest")
@@ -147,6 +147,9 @@ def main() -> None:
                    Server(f"server {t}t", a.server_bin, a.model, t),
                    fw(f"faster-whisper int8 {t}t", "int8", t),
                    fw(f"faster-whisper float32 {t}t", "float32", t)]
+        if a.ggml_default_bare_bin:
+            engines.append(Bare(f"bare whisper.cpp default build {t}t",
+                                a.ggml_default_bare_bin, a.model, t))
         try:
             if "idle" in sections:
                 results = timed("Idle machine", engines, clips,
@@ -154,6 +157,8 @@ def main() -> None:
                 idle = medians(results)
             if "hog" in sections:
                 engines += [Bare("bare whisper-rs 1t", a.bare_bin, a.model, 1),
+                            Server(f"server {t}t fixed threads", a.server_bin, a.model, t,
+                                   extra_args=("--adapt-threads-to-load", "false")),
                             fw("faster-whisper int8 1t", "int8", 1)]
                 timed("Beside one CPU hog (yes > /dev/null)", engines, clips,
                       {"bare": engines[0].name, "fw int8": engines[2].name},
@@ -167,8 +172,10 @@ def main() -> None:
                    f"{a.requests_per_client} requests per client)", "",
                    "| server | clients | requests/s | audio s per s | p50 latency s | "
                    "x 1-client p50 |", "|---|---|---|---|---|---|")
-        for slots in (1, 2):
-            server = Server(f"server {t}t {slots} slot(s)", a.server_bin, a.model, t, slots)
+        # 0 slots: the server's default (one per thread, sharing the thread budget).
+        for slots in (1, 0):
+            label = f"{slots} slot" if slots else "default slots"
+            server = Server(f"server {t}t {label}", a.server_bin, a.model, t, slots)
             try:
                 single = None
                 for clients in (1, 2, 4):
@@ -190,10 +197,10 @@ def main() -> None:
     bare_variants += [(f"bare {t}t ctx+{m}", a.bare_bin, t, m, False) for m in margins[:1]]
     bare_variants += [(f"bare {t}t ctx+{m} notimestamps", a.bare_bin, t, m, True)
                       for m in margins]
-    if a.llamafile_bare_bin:
-        bare_variants += [(f"llamafile {t}t", a.llamafile_bare_bin, t, None, False),
-                          (f"llamafile {t}t ctx+{margins[0]} notimestamps",
-                           a.llamafile_bare_bin, t, margins[0], True)]
+    if a.ggml_default_bare_bin:
+        bare_variants += [(f"ggml-default {t}t", a.ggml_default_bare_bin, t, None, False),
+                          (f"ggml-default {t}t ctx+{margins[0]} notimestamps",
+                           a.ggml_default_bare_bin, t, margins[0], True)]
 
     if "levers" in sections:
         engines = [Bare(n, b, a.model, th, m, nt) for n, b, th, m, nt in bare_variants]
@@ -207,11 +214,9 @@ def main() -> None:
         hog_variants = [(f"bare {th}t", a.bare_bin, th, None, False) for th in (t, 1)]
         hog_variants += [(f"bare {th}t ctx+{m} notimestamps", a.bare_bin, th, m, True)
                          for th in (t, 1)]
-        if a.llamafile_bare_bin:
-            hog_variants += [(f"llamafile {th}t", a.llamafile_bare_bin, th, None, False)
+        if a.ggml_default_bare_bin:
+            hog_variants += [(f"ggml-default {th}t", a.ggml_default_bare_bin, th, None, False)
                              for th in (t, 1)]
-            hog_variants += [(f"llamafile {th}t ctx+{m} notimestamps", a.llamafile_bare_bin,
-                              th, m, True) for th in (t, 1)]
         engines = [Bare(n, b, a.model, th, mg, nt) for n, b, th, mg, nt in hog_variants]
         engines.append(fw(f"faster-whisper int8 {t}t", "int8", t))
         try:

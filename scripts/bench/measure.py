@@ -24,6 +24,12 @@ class Timings:
         return statistics.median(self.seconds)
 
 
+# Between two engines' runs: the previous engine's threads (CTranslate2's OpenMP workers spin
+# for a while after their work) must not be the next one's neighbour, and the server's CPU load
+# sampler must not count them as another process's load.
+SETTLE_SECONDS = 0.5
+
+
 def rotated(engines, clips, runs: int) -> dict[tuple[str, str], Timings]:
     """Every engine on every clip, `runs` times; the engine order rotates each round so no
     engine always runs first (cache, turbo, a neighbour's build) and one warm-up is discarded."""
@@ -35,6 +41,7 @@ def rotated(engines, clips, runs: int) -> dict[tuple[str, str], Timings]:
         k = round_ % len(engines)
         for engine in engines[k:] + engines[:k]:
             for clip in clips:
+                time.sleep(SETTLE_SECONDS)
                 seconds, text = engine.transcribe(clip.path)
                 results[(engine.name, clip.name)].seconds.append(seconds)
                 results[(engine.name, clip.name)].texts.append(text)

@@ -53,15 +53,24 @@ fn load_pcm(path: &Path) -> anyhow::Result<Vec<f32>> {
     Ok(resample::to_whisper_input(audio)?)
 }
 
+/// What `transcribe` needs to know of the loaded model.
+struct Model {
+    eot: i32,
+    multilingual: bool,
+}
+
 /// Transcribes one clip; returns (inference seconds, audio context used, text).
 fn transcribe(
     state: &mut WhisperState,
-    eot: i32,
+    model: &Model,
     args: &Args,
     pcm: &[f32],
 ) -> anyhow::Result<(f64, usize, String)> {
-    // The server's defaults for a request that names no options.
-    let options = params::TranscribeOptions::default();
+    // What the server does for a request that names no options.
+    let options = params::TranscribeOptions {
+        language: params::default_language(model.multilingual),
+        ..Default::default()
+    };
     let abort = AtomicBool::new(false);
     let mut full = params::full_params(&options, args.threads, &abort);
     let audio_ctx = args
@@ -74,7 +83,7 @@ fn transcribe(
     let started = Instant::now();
     state.full(full, pcm)?;
     let duration = pcm.len() as f64 / f64::from(WHISPER_SAMPLE_RATE);
-    let text = transcript::read(state, eot, duration, options.language, false).text();
+    let text = transcript::read(state, model.eot, duration, options.language, false).text();
     Ok((started.elapsed().as_secs_f64(), audio_ctx, text))
 }
 
@@ -87,7 +96,10 @@ fn main() -> anyhow::Result<()> {
     let context = WhisperContext::new_with_params(&args.model, WhisperContextParameters::default())
         .with_context(|| format!("cannot load {}", args.model.display()))?;
     let mut state = context.create_state()?;
-    let eot = context.token_eot();
+    let model = Model {
+        eot: context.token_eot(),
+        multilingual: context.is_multilingual(),
+    };
     let mut out = std::io::stdout().lock();
     for line in std::io::stdin().lock().lines() {
         let line = line?;
@@ -96,7 +108,7 @@ fn main() -> anyhow::Result<()> {
             continue;
         }
         let pcm = load_pcm(path)?;
-        let (seconds, audio_ctx, text) = transcribe(&mut state, eot, &args, &pcm)?;
+        let (seconds, audio_ctx, text) = transcribe(&mut state, &model, &args, &pcm)?;
         let record = serde_json::json!({
             "path": path,
             "seconds": seconds,
