@@ -36,6 +36,8 @@ cargo build --release -p whisper-server || exit 1
 export WHISPER_SERVER_BIN="$ROOT/target/release/whisper-server"
 WHISPER_SPEECH_MANIFEST="$(scripts/fetch-speech-corpus.sh | tail -n 1)" || exit 1
 export WHISPER_SPEECH_MANIFEST
+WHISPER_COMPOSE_SCHEMA="$(scripts/fetch-compose-schema.sh | tail -n 1)" || exit 1
+export WHISPER_COMPOSE_SCHEMA
 echo "model: $WHISPER_TEST_MODEL"
 echo "real-speech corpus: $WHISPER_SPEECH_MANIFEST"
 
