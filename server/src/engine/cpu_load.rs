@@ -45,7 +45,7 @@ pub fn foreign_cores(earlier: &Sample, later: &Sample) -> f64 {
     (foreign * later.host_cpus as f64).clamp(0.0, later.host_cpus as f64)
 }
 
-/// The latest smoothed estimate, shared with the sampler thread.
+/// The latest estimate, shared with the sampler thread.
 #[derive(Debug)]
 struct Shared {
     foreign_millicores: AtomicU32,

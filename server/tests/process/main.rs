@@ -119,19 +119,19 @@ impl Server {
             .sum()
     }
 
-    /// Polls until the gauge is at least `value`, failing after 30 s.
-    async fn wait_until_at_least(&self, name: &str, value: f64) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+    /// Polls until the gauge is at least `value`, failing after `within`; returns what it read.
+    async fn wait_until_at_least(&self, name: &str, value: f64, within: Duration) -> f64 {
+        let deadline = Instant::now() + within;
         loop {
             let now = self.gauge(name, &[]).await;
             if now >= value {
-                return;
+                return now;
             }
             assert!(
                 Instant::now() < deadline,
                 "{name} stayed at {now}, below {value}"
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -282,15 +282,9 @@ impl Server {
     /// is in flight.
     async fn threads_of_a_long_request(&self) -> f64 {
         let request = tokio::spawn(self.long_request().send());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let threads = loop {
-            let threads = self.gauge("whisper_inference_threads", &[]).await;
-            if threads > 0.0 {
-                break threads;
-            }
-            assert!(Instant::now() < deadline, "the long request never ran");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        };
+        let threads = self
+            .wait_until_at_least("whisper_inference_threads", 1.0, Duration::from_secs(60))
+            .await;
         let response = request
             .await
             .unwrap_or_else(|e| panic!("{e}"))
@@ -316,7 +310,11 @@ async fn a_busy_core_elsewhere_costs_a_request_one_thread() {
     let fixed = spawn(&["--threads", &budget, "--adapt-threads-to-load", "false"]).await;
     // The sampler needs a second or two to see the hog.
     adaptive
-        .wait_until_at_least("whisper_cpu_busy_elsewhere_cores", 0.7)
+        .wait_until_at_least(
+            "whisper_cpu_busy_elsewhere_cores",
+            0.7,
+            Duration::from_secs(30),
+        )
         .await;
 
     let threads = adaptive.threads_of_a_long_request().await;
