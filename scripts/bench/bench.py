@@ -15,12 +15,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import concurrency
 from clips import make_clips
 from engines import Bare, FasterWhisper, Server
-from measure import concurrent_clients, cpu_hog, manifest_wer, rotated
+from measure import cpu_hog, manifest_wer, ratio, rotated
 from wer import corpus_wer
 
 SECTIONS = ("idle", "hog", "concurrency", "levers", "wer")
+# Extra server configurations for the idle and hog sections: name -> (when, extra arguments).
+# "sequential windows" turns off decoding a clip over 30 s in windows on several whisper states
+# at once, so it only runs when the long clip does.
+SERVER_VARIANTS = {"sequential-windows": ("long", ("--parallel-windows", "false"))}
 
 
 def parse_args() -> argparse.Namespace:
@@ -38,6 +43,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--sections", default=",".join(SECTIONS))
     p.add_argument("--clips", default="short,medium,long", help="clips for idle and hog")
     p.add_argument("--lever-clips", default="short,medium")
+    p.add_argument("--concurrency-clips", default="medium")
+    p.add_argument("--server-variants", default=",".join(SERVER_VARIANTS),
+                   help="extra server configurations for idle and hog (comma list; empty: none)")
     p.add_argument("--margins", default="64,128,256", help="audio context margins (frames)")
     p.add_argument("--wer-configs", help="comma-separated configuration names to run in the "
                    "wer section (default: every one)")
@@ -53,10 +61,6 @@ def machine() -> str:
                   .stdout.splitlines() if line.startswith("Model name")), platform.processor())
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"{model}, {os.cpu_count()} CPUs; load average at start {load}"
-
-
-def ratio(a: float, b: float | None) -> str:
-    return f"{a / b:.2f}x" if b else "-"
 
 
 def timing_table(results, engines, clip, baselines) -> list[str]:
@@ -84,6 +88,15 @@ def same_run(results, baseline: str):
     return lambda _engine, clip: medians(results).get((baseline, clip))
 
 
+def server_variants(a: argparse.Namespace, t: int, clips) -> list[Server]:
+    """The --server-variants whose clip is among `clips`, e.g. "server 2t sequential windows"."""
+    names = {c.name for c in clips}
+    return [Server(f"server {t}t {variant.replace('-', ' ')}", a.server_bin, a.model, t,
+                   extra_args=extra)
+            for variant, (clip, extra) in SERVER_VARIANTS.items()
+            if variant in a.server_variants.split(",") and clip in names]
+
+
 def close_all(engines) -> None:
     for engine in engines:
         engine.close()
@@ -109,9 +122,12 @@ def main() -> None:
     sections = set(a.sections.split(","))
     if unknown := sections - set(SECTIONS):
         sys.exit(f"unknown sections {unknown}; known: {SECTIONS}")
+    if unknown := set(a.server_variants.split(",")) - set(SERVER_VARIANTS) - {""}:
+        sys.exit(f"unknown server variants {unknown}; known: {tuple(SERVER_VARIANTS)}")
     all_clips = make_clips(a.clips_dir, a.manifest)
     pick = lambda names: [c for c in all_clips if c.name in names.split(",")]  # noqa: E731
     clips, lever_clips = pick(a.clips), pick(a.lever_clips)
+    concurrency_clips = pick(a.concurrency_clips)
     margins = [int(m) for m in a.margins.split(",") if m]
     t = a.threads
     report = Report(a.out)
@@ -143,52 +159,36 @@ def main() -> None:
 
     idle: dict[tuple[str, str], float] = {}
     if sections & {"idle", "hog"}:
-        engines = [Bare(f"bare whisper-rs {t}t", a.bare_bin, a.model, t),
+        # The server as shipped: --slots 0 (Server's default), adaptive threads.
+        bare, fw_int8 = f"bare whisper-rs {t}t", f"faster-whisper int8 {t}t"
+        engines = [Bare(bare, a.bare_bin, a.model, t),
                    Server(f"server {t}t", a.server_bin, a.model, t),
-                   fw(f"faster-whisper int8 {t}t", "int8", t),
+                   fw(fw_int8, "int8", t),
                    fw(f"faster-whisper float32 {t}t", "float32", t)]
         if a.ggml_default_bare_bin:
             engines.append(Bare(f"bare whisper.cpp default build {t}t",
                                 a.ggml_default_bare_bin, a.model, t))
         try:
+            engines += server_variants(a, t, clips)
+            baselines = {"bare": bare, "fw int8": fw_int8}
             if "idle" in sections:
-                results = timed("Idle machine", engines, clips,
-                                {"bare": engines[0].name, "fw int8": engines[2].name})
-                idle = medians(results)
+                idle = medians(timed("Idle machine", engines, clips, baselines))
             if "hog" in sections:
                 engines += [Bare("bare whisper-rs 1t", a.bare_bin, a.model, 1),
                             Server(f"server {t}t fixed threads", a.server_bin, a.model, t,
                                    extra_args=("--adapt-threads-to-load", "false")),
                             fw("faster-whisper int8 1t", "int8", 1)]
-                timed("Beside one CPU hog (yes > /dev/null)", engines, clips,
-                      {"bare": engines[0].name, "fw int8": engines[2].name},
+                timed("Beside one CPU hog (yes > /dev/null)", engines, clips, baselines,
                       {"own idle": lambda engine, clip: idle.get((engine, clip))}, hog=True)
         finally:
             close_all(engines)
 
     if "concurrency" in sections:
-        medium = pick("medium")[0]
-        report.add(f"## Concurrent clients ({medium.name} clip, {medium.seconds:.1f} s, "
-                   f"{a.requests_per_client} requests per client)", "",
-                   "| server | clients | requests/s | audio s per s | p50 latency s | "
-                   "x 1-client p50 |", "|---|---|---|---|---|---|")
-        # 0 slots: the server's default (one per thread, sharing the thread budget).
-        for slots in (1, 0):
-            label = f"{slots} slot" if slots else "default slots"
-            server = Server(f"server {t}t {label}", a.server_bin, a.model, t, slots)
-            try:
-                single = None
-                for clients in (1, 2, 4):
-                    load = concurrent_clients(server, medium.path, clients,
-                                              a.requests_per_client)
-                    single = single or load.p50
-                    raw.setdefault("concurrency", {})[f"{server.name}|{clients}"] = vars(load)
-                    report.add(f"| {server.name} | {clients} | {load.throughput:.2f} | "
-                               f"{load.throughput * medium.seconds:.1f} | {load.p50:.3f} | "
-                               f"{ratio(load.p50, single)} |")
-            finally:
-                server.close()
-        report.add("")
+        report.add("## Concurrent clients", "", *concurrency.intro(t))
+        contenders = concurrency.contenders(a, t)
+        for clip in concurrency_clips:
+            concurrency.run_clip(contenders, clip, a.requests_per_client, report.add,
+                                 raw.setdefault("concurrency", {}))
 
     # (name, binary, threads, audio context margin, no timestamps). A cut audio context needs
     # no-timestamps decoding: with timestamps whisper.cpp seeks back into the clip and repeats it.

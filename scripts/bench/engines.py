@@ -4,6 +4,11 @@ bare:   server/examples/bench_inference (whisper-rs, no HTTP); seconds = full() 
 server: the whisper-server binary over HTTP on loopback; seconds = the whole request
 fw:     faster-whisper in this process on the same tiny.en weights; seconds = transcribe()
         plus consuming its segments (it decodes the file itself, as the server does)
+
+For concurrent clients every engine also has client() -> a handle with transcribe(path) and
+close(), one per client thread: the server gives each its own HTTP session, faster-whisper
+shares one model (num_workers decode in parallel), bare whisper-rs (BareProcesses) starts one
+process per client.
 """
 
 import json
@@ -43,6 +48,35 @@ class Bare:
         self.process.wait(timeout=30)
 
 
+class BareProcesses:
+    """Bare whisper-rs serving several clients as a user of the library would: one process per
+    client, each with its share of the threads. Processes start at client(), not here."""
+
+    def __init__(self, name: str, binary: Path, model: Path, threads_per_process: int):
+        self.name = name
+        self.args = (binary, model, threads_per_process)
+
+    def client(self) -> Bare:
+        return Bare(self.name, *self.args)
+
+    def close(self) -> None:
+        pass
+
+
+class Shared:
+    """A client handle on an engine that serves several threads at once; closing it leaves the
+    engine open."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def transcribe(self, path: Path) -> tuple[float, str]:
+        return self.engine.transcribe(path)
+
+    def close(self) -> None:
+        pass
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,7 +84,9 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, name: str, binary: Path, model: Path, threads: int, slots: int = 1,
+    """slots=0 is the server's own default (one per thread, at most 4)."""
+
+    def __init__(self, name: str, binary: Path, model: Path, threads: int, slots: int = 0,
                  extra_args: tuple[str, ...] = ()):
         self.name = name
         self.base = f"http://127.0.0.1:{_free_port()}"
@@ -85,18 +121,40 @@ class Server:
     def transcribe(self, path: Path) -> tuple[float, str]:
         return self.request(self.session, path.read_bytes())
 
+    def client(self) -> "ServerClient":
+        return ServerClient(self)
+
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=60)
 
 
+class ServerClient:
+    """One HTTP client of a running server, with its own session (connection)."""
+
+    def __init__(self, server: Server):
+        self.server = server
+        self.session = requests.Session()
+
+    def transcribe(self, path: Path) -> tuple[float, str]:
+        return self.server.request(self.session, path.read_bytes())
+
+    def close(self) -> None:
+        self.session.close()
+
+
 class FasterWhisper:
-    def __init__(self, name: str, model_dir: Path, compute_type: str, threads: int):
+    """num_workers: transcriptions CTranslate2 runs at once (from as many Python threads), each
+    with cpu_threads threads."""
+
+    def __init__(self, name: str, model_dir: Path, compute_type: str, threads: int,
+                 num_workers: int = 1):
         from faster_whisper import WhisperModel
 
         self.name = name
         self.model = WhisperModel(str(model_dir), device="cpu", compute_type=compute_type,
-                                  cpu_threads=threads, local_files_only=True)
+                                  cpu_threads=threads, num_workers=num_workers,
+                                  local_files_only=True)
 
     def transcribe(self, path: Path) -> tuple[float, str]:
         started = time.perf_counter()
@@ -104,6 +162,9 @@ class FasterWhisper:
         segments, _ = self.model.transcribe(str(path), beam_size=1, language="en")
         text = "".join(segment.text for segment in segments).strip()
         return time.perf_counter() - started, text
+
+    def client(self) -> Shared:
+        return Shared(self)
 
     def close(self) -> None:
         del self.model

@@ -9,8 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
-
 from wer import corpus_wer
 
 
@@ -22,6 +20,11 @@ class Timings:
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
+
+
+def ratio(a: float, b: float | None) -> str:
+    """a / b for a table cell; "-" without a baseline."""
+    return f"{a / b:.2f}x" if b else "-"
 
 
 # Between two engines' runs: the previous engine's threads (CTranslate2's OpenMP workers spin
@@ -76,25 +79,36 @@ class Load:
         return statistics.median(self.latencies)
 
 
-def concurrent_clients(server, clip_path: Path, clients: int, per_client: int) -> Load:
-    """`clients` threads, each sending `per_client` requests back to back on its own session."""
-    audio = clip_path.read_bytes()
+def _each_in_thread(handles, work) -> None:
+    """work(handle) for every handle at once, one thread each; re-raises the first failure."""
+    with ThreadPoolExecutor(len(handles)) as pool:
+        for future in [pool.submit(work, handle) for handle in handles]:
+            future.result()
+
+
+def concurrent_clients(engine, clip_path: Path, clients: int, per_client: int) -> Load:
+    """`clients` threads, each with its own engine.client(), transcribing the clip `per_client`
+    times back to back. Latency is timed here, around the call, the same for every engine; one
+    round at the same concurrency warms every client (process, worker, slot) and is discarded."""
     latencies: list[float] = []
     lock = threading.Lock()
 
-    def client() -> None:
-        with requests.Session() as session:
-            for _ in range(per_client):
-                seconds, _ = server.request(session, audio)
-                with lock:
-                    latencies.append(seconds)
+    def timed_requests(handle) -> None:
+        for _ in range(per_client):
+            started = time.perf_counter()
+            handle.transcribe(clip_path)
+            with lock:
+                latencies.append(time.perf_counter() - started)
 
-    server.transcribe(clip_path)
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        for future in [pool.submit(client) for _ in range(clients)]:
-            future.result()
-    return Load(clients, clients * per_client, time.perf_counter() - started, latencies)
+    with contextlib.ExitStack() as stack:
+        handles = [stack.enter_context(contextlib.closing(engine.client()))
+                   for _ in range(clients)]
+        _each_in_thread(handles, lambda handle: handle.transcribe(clip_path))
+        time.sleep(SETTLE_SECONDS)
+        started = time.perf_counter()
+        _each_in_thread(handles, timed_requests)
+        wall = time.perf_counter() - started
+    return Load(clients, clients * per_client, wall, latencies)
 
 
 def manifest_wer(engine, manifest: Path) -> tuple[float, int, int, list[tuple[str, str, str]]]:

@@ -1,4 +1,4 @@
-"""Text normalisation and word error rate: the same rules as server/tests/accuracy_real_speech.rs.
+"""Text normalisation and word error rate: the same rules as server/tests/real_speech/wer.rs.
 
 Lowercase; apostrophes joined ("party's" -> "partys"); every other non-alphanumeric character
 splits words; "mr"/"mrs" spelled out; digit tokens 0-99 as words, longer ones digit by digit.

@@ -18,7 +18,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperState};
 use whisper_server::audio::{WHISPER_SAMPLE_RATE, decode, resample};
-use whisper_server::engine::{params, transcript};
+use whisper_server::engine::{params, transcript, windowed};
 
 /// whisper's encoder covers 30 s in 1500 frames: one frame per 320 samples at 16 kHz.
 const FULL_AUDIO_CTX: usize = 1500;
@@ -40,6 +40,11 @@ struct Args {
     /// seeking to the last timestamp, which a cut audio context otherwise turns into repeats.
     #[arg(long)]
     no_timestamps: bool,
+    /// Decode audio over 30 s as pause-aligned windows on this many whisper states at once,
+    /// the threads shared between them (the server's parallel windows); 1 = whisper.cpp's own
+    /// sequential windowing.
+    #[arg(long, default_value_t = 1)]
+    parallel_states: usize,
 }
 
 /// Encoder frames for a clip of `samples` plus `margin`, capped at the full context.
@@ -57,6 +62,26 @@ fn load_pcm(path: &Path) -> anyhow::Result<Vec<f32>> {
 struct Model {
     eot: i32,
     multilingual: bool,
+}
+
+/// Transcribes one clip on several states in parallel windows, as the server does for long
+/// audio; returns (inference seconds, text).
+fn transcribe_windowed(
+    states: &mut [WhisperState],
+    model: &Model,
+    threads: usize,
+    pcm: &[f32],
+) -> anyhow::Result<(f64, String)> {
+    let options = params::TranscribeOptions {
+        language: params::default_language(model.multilingual),
+        ..Default::default()
+    };
+    let abort = AtomicBool::new(false);
+    let mut states: Vec<&mut WhisperState> = states.iter_mut().collect();
+    let info = windowed::ModelInfo { eot: model.eot };
+    let started = Instant::now();
+    let transcript = windowed::decode_windows(&mut states, info, threads, pcm, &options, &abort)?;
+    Ok((started.elapsed().as_secs_f64(), transcript.text()))
 }
 
 /// Transcribes one clip; returns (inference seconds, audio context used, text).
@@ -95,7 +120,9 @@ fn main() -> anyhow::Result<()> {
     whisper_rs::install_logging_hooks();
     let context = WhisperContext::new_with_params(&args.model, WhisperContextParameters::default())
         .with_context(|| format!("cannot load {}", args.model.display()))?;
-    let mut state = context.create_state()?;
+    let mut states = (0..args.parallel_states.max(1))
+        .map(|_| context.create_state())
+        .collect::<Result<Vec<_>, _>>()?;
     let model = Model {
         eot: context.token_eot(),
         multilingual: context.is_multilingual(),
@@ -108,13 +135,19 @@ fn main() -> anyhow::Result<()> {
             continue;
         }
         let pcm = load_pcm(path)?;
-        let (seconds, audio_ctx, text) = transcribe(&mut state, &model, &args, &pcm)?;
+        let (seconds, audio_ctx, text) = if states.len() > 1 {
+            let (seconds, text) = transcribe_windowed(&mut states, &model, args.threads, &pcm)?;
+            (seconds, FULL_AUDIO_CTX, text)
+        } else {
+            transcribe(&mut states[0], &model, &args, &pcm)?
+        };
         let record = serde_json::json!({
             "path": path,
             "seconds": seconds,
             "audio_seconds": pcm.len() as f64 / f64::from(WHISPER_SAMPLE_RATE),
             "audio_ctx": audio_ctx,
             "threads": args.threads,
+            "parallel_states": states.len(),
             "text": text,
         });
         writeln!(out, "{record}")?;

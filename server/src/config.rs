@@ -99,6 +99,16 @@ pub struct ServeArgs {
         action = clap::ArgAction::Set
     )]
     pub adapt_threads_to_load: bool,
+    /// Decode audio longer than 30 s as pause-aligned windows on several whisper states at
+    /// once (free slots, the request's threads shared between them) instead of one after the
+    /// other; windows do not see the previous window's text.
+    #[arg(
+        long,
+        env = "WHISPER_PARALLEL_WINDOWS",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub parallel_windows: bool,
     /// Largest accepted upload, in bytes (413 above).
     #[arg(long, env = "WHISPER_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_upload_bytes: usize,

@@ -2,8 +2,8 @@
 //! rules and the tests: they live here and nowhere else.
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, Opts, Registry, TextEncoder,
 };
 
 /// Suits requests from milliseconds (errors) to minutes (long audio on a CPU).
@@ -43,6 +43,7 @@ pub struct Metrics {
     pub threads_in_use: IntGauge,
     pub thread_budget: IntGauge,
     pub cpu_busy_elsewhere: Gauge,
+    pub parallel_windows: IntCounter,
     pub audio_seconds: prometheus::CounterVec,
     pub model_load_duration: Gauge,
     pub build_info: GaugeVec,
@@ -118,6 +119,10 @@ impl Metrics {
                 "whisper_cpu_busy_elsewhere_cores",
                 "Host cores other processes kept busy over the last 300 ms; requests then get fewer threads.",
             )?,
+            parallel_windows: IntCounter::new(
+                "whisper_parallel_windows_total",
+                "30 s windows of long audio decoded on several whisper states at once.",
+            )?,
             audio_seconds: prometheus::CounterVec::new(
                 Opts::new(
                     "whisper_audio_seconds_total",
@@ -167,6 +172,7 @@ impl Metrics {
         r.register(Box::new(self.threads_in_use.clone()))?;
         r.register(Box::new(self.thread_budget.clone()))?;
         r.register(Box::new(self.cpu_busy_elsewhere.clone()))?;
+        r.register(Box::new(self.parallel_windows.clone()))?;
         r.register(Box::new(self.audio_seconds.clone()))?;
         r.register(Box::new(self.model_load_duration.clone()))?;
         r.register(Box::new(self.build_info.clone()))?;

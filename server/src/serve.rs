@@ -39,6 +39,7 @@ pub fn engine_config(args: &ServeArgs, cpus: usize) -> EngineConfig {
         threads,
         queue: args.queue as usize,
         adapt_to_load: args.adapt_threads_to_load,
+        parallel_windows: args.parallel_windows,
     }
 }
 
@@ -84,6 +85,7 @@ pub fn load_model(
             queue_depth: state.metrics.queue_depth.clone(),
             inflight: state.metrics.inflight.clone(),
             threads_in_use: state.metrics.threads_in_use.clone(),
+            parallel_windows: state.metrics.parallel_windows.clone(),
         },
     )?;
     let took = started.elapsed().as_secs_f64();
@@ -94,6 +96,7 @@ pub fn load_model(
         slots = config.slots,
         threads = config.threads,
         adapt_to_load = config.adapt_to_load,
+        parallel_windows = config.parallel_windows,
         multilingual = engine.is_multilingual(),
         "model loaded"
     );

@@ -5,18 +5,21 @@ pub mod params;
 pub mod pool;
 pub mod threads;
 pub mod transcript;
+pub mod windowed;
+pub mod windows;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use prometheus::IntGauge;
+use prometheus::{IntCounter, IntGauge};
 use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperState};
 
 use params::TranscribeOptions;
 use pool::{Pool, Slot};
 use threads::ThreadBudget;
 use transcript::Transcript;
+use windowed::ModelInfo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -35,6 +38,7 @@ pub struct Engine {
     context: WhisperContext,
     pool: Arc<Pool<WhisperState>>,
     threads: ThreadBudget,
+    parallel_windows: Option<IntCounter>,
 }
 
 /// How the engine spends the CPU: whisper.cpp slows down many times over when its threads
@@ -48,6 +52,8 @@ pub struct EngineConfig {
     pub queue: usize,
     /// Give a request fewer threads while other processes keep cores busy.
     pub adapt_to_load: bool,
+    /// Decode audio over 30 s as windows on several states at once (`windowed`).
+    pub parallel_windows: bool,
 }
 
 /// Gauges the engine keeps current.
@@ -55,6 +61,8 @@ pub struct EngineGauges {
     pub queue_depth: IntGauge,
     pub inflight: IntGauge,
     pub threads_in_use: IntGauge,
+    /// Windows decoded by `windowed::decode_windows`.
+    pub parallel_windows: IntCounter,
 }
 
 impl Engine {
@@ -90,6 +98,7 @@ impl Engine {
                 gauges.inflight,
             )),
             threads: ThreadBudget::new(config.threads, load, gauges.threads_in_use),
+            parallel_windows: config.parallel_windows.then_some(gauges.parallel_windows),
         })
     }
 
@@ -119,32 +128,49 @@ impl Engine {
         Ok(tokens)
     }
 
-    /// Runs whisper on 16 kHz mono samples with `threads` threads (from `threads().reserve()`).
+    /// How many whisper states a request for `samples` of audio, holding `threads` threads,
+    /// should decode on: one per 30 s window, at most one per thread.
+    pub fn states_wanted(&self, samples: usize, threads: usize) -> usize {
+        if self.parallel_windows.is_some() {
+            windows::count(samples).min(threads).max(1)
+        } else {
+            1
+        }
+    }
+
+    fn model_info(&self) -> ModelInfo {
+        ModelInfo {
+            eot: self.context.token_eot(),
+        }
+    }
+
+    /// Runs whisper on 16 kHz mono samples with `threads` threads (from `threads().reserve()`):
+    /// with one slot as whisper.cpp does, with more as parallel windows (`windowed`).
     /// Blocking and CPU-heavy: call off the async runtime.
     pub fn transcribe(
         &self,
-        slot: &mut Slot<WhisperState>,
+        slots: &mut [Slot<WhisperState>],
         threads: usize,
         pcm: &[f32],
         options: &TranscribeOptions,
         abort: &AtomicBool,
     ) -> Result<Transcript, EngineError> {
-        let state = slot
-            .state()
-            .ok_or_else(|| EngineError::Failed("no whisper state in the slot".into()))?;
-        let params = params::full_params(options, threads, abort);
-        let result = state.full(params, pcm);
-        if abort.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(EngineError::Aborted);
+        let mut states = slots
+            .iter_mut()
+            .map(|slot| {
+                slot.state()
+                    .ok_or_else(|| EngineError::Failed("no whisper state in the slot".into()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        match states.as_mut_slice() {
+            [] => Err(EngineError::Failed("no slot to decode on".into())),
+            [state] => windowed::decode(state, self.model_info(), threads, pcm, options, abort),
+            many => {
+                if let Some(counter) = &self.parallel_windows {
+                    counter.inc_by(windows::count(pcm.len()) as u64);
+                }
+                windowed::decode_windows(many, self.model_info(), threads, pcm, options, abort)
+            }
         }
-        result.map_err(|e| EngineError::Failed(e.to_string()))?;
-        let duration = pcm.len() as f64 / f64::from(crate::audio::WHISPER_SAMPLE_RATE);
-        Ok(transcript::read(
-            state,
-            self.context.token_eot(),
-            duration,
-            options.language,
-            options.word_timestamps,
-        ))
     }
 }

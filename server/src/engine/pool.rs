@@ -82,17 +82,16 @@ impl<T> Ticket<T> {
         let pool = self.pool.clone();
         let permit = pool.permits.clone().acquire_owned().await?;
         drop(self);
-        let state = pool
-            .states
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop();
-        pool.inflight.inc();
-        Ok(Slot {
-            state,
-            pool,
-            _permit: permit,
-        })
+        Ok(Slot::take(pool, permit))
+    }
+}
+
+impl<T> Pool<T> {
+    /// A free state now, without queueing: for a request that can use more than one. Never
+    /// taken ahead of waiting requests (the semaphore hands freed permits to waiters first).
+    pub fn try_slot(self: &Arc<Self>) -> Option<Slot<T>> {
+        let permit = self.permits.clone().try_acquire_owned().ok()?;
+        Some(Slot::take(self.clone(), permit))
     }
 }
 
@@ -103,6 +102,20 @@ impl<T> Drop for Ticket<T> {
 }
 
 impl<T> Slot<T> {
+    fn take(pool: Arc<Pool<T>>, permit: OwnedSemaphorePermit) -> Self {
+        let state = pool
+            .states
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        pool.inflight.inc();
+        Slot {
+            state,
+            pool,
+            _permit: permit,
+        }
+    }
+
     /// The state this slot holds. A permit always matches a pooled state.
     pub fn state(&mut self) -> Option<&mut T> {
         self.state.as_mut()
@@ -147,6 +160,27 @@ mod tests {
         assert_eq!(pool.queue_depth.get(), 1);
         assert_eq!(pool.inflight.get(), 1);
         drop(slot);
+        assert_eq!(pool.inflight.get(), 0);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn try_slot_takes_free_states_only_and_never_ahead_of_a_waiter()
+    -> Result<(), AcquireError> {
+        let pool = pool(2, 1);
+        let first = pool.enter().expect("admitted").acquire().await?;
+        let extra = pool.try_slot().expect("one state is still free");
+        assert_eq!(pool.inflight.get(), 2);
+        assert!(pool.try_slot().is_none(), "no free state left");
+        let waiter = tokio::spawn(pool.enter().expect("queued").acquire());
+        tokio::task::yield_now().await;
+        drop(extra);
+        assert!(
+            pool.try_slot().is_none(),
+            "the freed state belongs to the waiting request"
+        );
+        drop(waiter.await.expect("the waiter ran")?);
+        drop(first);
         assert_eq!(pool.inflight.get(), 0);
         Ok(())
     }

@@ -35,6 +35,39 @@ impl Transcript {
         let joined: String = self.segments.iter().map(|s| s.text.as_str()).collect();
         joined.trim().to_string()
     }
+
+    /// Joins the transcripts of consecutive windows of one recording; each part comes with
+    /// where its window starts (seconds). Times move onto the whole recording and segment ids
+    /// run on. The language is the first window's.
+    pub fn join(parts: Vec<(f64, Transcript)>, duration: f64) -> Transcript {
+        let language = parts
+            .first()
+            .map_or_else(|| "english".to_string(), |(_, t)| t.language.clone());
+        let mut segments = Vec::new();
+        let mut words = Vec::new();
+        for (offset, part) in parts {
+            let shift = |t: f64| (t + offset).min(duration);
+            for segment in part.segments {
+                segments.push(Segment {
+                    id: segments.len(),
+                    start: shift(segment.start),
+                    end: shift(segment.end),
+                    ..segment
+                });
+            }
+            words.extend(part.words.into_iter().map(|word| Word {
+                start: shift(word.start),
+                end: shift(word.end),
+                ..word
+            }));
+        }
+        Transcript {
+            language,
+            duration,
+            segments,
+            words,
+        }
+    }
 }
 
 /// One token as read from whisper.cpp, times in seconds.
@@ -161,6 +194,48 @@ mod tests {
             start,
             end,
         }
+    }
+
+    fn segment(id: usize, start: f64, end: f64, text: &str) -> Segment {
+        Segment {
+            id,
+            start,
+            end,
+            text: text.into(),
+            tokens: vec![1, 2],
+            avg_logprob: -0.1,
+            no_speech_prob: 0.0,
+        }
+    }
+
+    #[test]
+    fn join_shifts_times_and_renumbers_segments() {
+        let window = |text: &str, end: f64| Transcript {
+            language: "english".into(),
+            duration: end,
+            segments: vec![segment(0, 0.0, 1.0, text), segment(1, 1.0, end, " next")],
+            words: vec![Word {
+                word: text.trim().into(),
+                start: 0.5,
+                end: 1.0,
+            }],
+        };
+        let joined = Transcript::join(
+            vec![(0.0, window(" one", 2.0)), (2.0, window(" two", 3.0))],
+            4.5,
+        );
+        let spans: Vec<_> = joined
+            .segments
+            .iter()
+            .map(|s| (s.id, s.start, s.end))
+            .collect();
+        assert_eq!(
+            spans,
+            [(0, 0.0, 1.0), (1, 1.0, 2.0), (2, 2.0, 3.0), (3, 3.0, 4.5)]
+        );
+        assert_eq!(joined.text(), "one next two next");
+        assert_eq!((joined.words[1].start, joined.words[1].end), (2.5, 3.0));
+        assert_eq!(joined.duration, 4.5);
     }
 
     #[test]

@@ -140,7 +140,7 @@ async fn transcribe(
     let ticket = engine.pool().enter().map_err(|full| ApiError::QueueFull {
         retry_after_secs: 1 + (full.waiting / engine.pool().slots().max(1)) as u64,
     })?;
-    let mut slot = ticket
+    let slot = ticket
         .acquire()
         .await
         .map_err(|e| ApiError::InferenceFailed(e.to_string()))?;
@@ -149,6 +149,14 @@ async fn transcribe(
     let audio_seconds = pcm.len() as f64 / f64::from(audio::WHISPER_SAMPLE_RATE);
 
     let threads = engine.threads().reserve().await;
+    // Long audio decodes on more states when some are free now; never waits for them.
+    let mut slots = vec![slot];
+    while slots.len() < engine.states_wanted(pcm.len(), threads.threads()) {
+        match engine.pool().try_slot() {
+            Some(extra) => slots.push(extra),
+            None => break,
+        }
+    }
 
     let limit = app.limits.timeout_for(audio_seconds);
     let inference_app = app.clone();
@@ -159,7 +167,7 @@ async fn transcribe(
             .engine()
             .ok_or_else(|| EngineError::Failed("model unloaded".into()))?;
         let result = engine.transcribe(
-            &mut slot,
+            &mut slots,
             threads.threads(),
             &pcm,
             &options,
@@ -168,7 +176,7 @@ async fn transcribe(
         // The slot (its whisper state) and the threads go back here, not when the client's
         // request ends: an aborted inference still runs until full() returns.
         drop(threads);
-        drop(slot);
+        drop(slots);
         inference_app
             .metrics
             .inference_duration

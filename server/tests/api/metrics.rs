@@ -90,6 +90,8 @@ async fn metrics_count_good_and_bad_requests_exactly() {
     // The test servers run one thread; none is held once the requests are answered.
     assert_eq!(m("whisper_inference_thread_budget", &[]).await, 1.0);
     assert_eq!(m("whisper_inference_threads", &[]).await, 0.0);
+    // Short clips are one window: nothing decodes in parallel windows.
+    assert_eq!(m("whisper_parallel_windows_total", &[]).await, 0.0);
     let elsewhere = m("whisper_cpu_busy_elsewhere_cores", &[]).await;
     let cpus = std::thread::available_parallelism().map_or(1, usize::from) as f64;
     assert!(

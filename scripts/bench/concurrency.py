@@ -1,0 +1,97 @@
+"""The concurrency section: every engine as its users would run it for 1, 2 and 4 clients at once,
+each client a thread sending requests back to back (measure.concurrent_clients)."""
+
+from dataclasses import dataclass
+from typing import Callable
+
+from engines import BareProcesses, FasterWhisper, Server
+from measure import Load, concurrent_clients, ratio
+
+CLIENTS = (1, 2, 4)
+HEAD = ("| engine | clients | run as | requests/s | audio s per s | p50 latency s | "
+        "x own 1 client | x best 1 client |", "|---|---|---|---|---|---|---|---|")
+
+
+def intro(t: int) -> list[str]:
+    """How each engine serves several clients, for the report."""
+    return [f"- server: one process, one HTTP session per client; \"1 slot\" queues requests, "
+            f"\"default slots\" (`--slots 0`) runs them at once, sharing the {t} threads",
+            f"- bare whisper-rs: one bench_inference process per client with max(1, {t} // "
+            f"clients) threads, so together they do not oversubscribe {t} threads",
+            f"- faster-whisper: one WhisperModel, `num_workers=clients` (CTranslate2 runs that "
+            f"many transcriptions at once, each with its own `cpu_threads`), `cpu_threads=max(1, "
+            f"{t} // clients)`: the same budget of {t} threads as the others",
+            "- latency: timed around each call in the client thread, the same for every engine; "
+            "one round at the same concurrency is discarded first",
+            "- x own 1 client: throughput against the same engine with one client; x best 1 "
+            "client: against the fastest engine with one client", ""]
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str                      # the row's engine, the same for every client count
+    make: Callable[[int], object]  # clients -> an engine with client() and close()
+    run_as: Callable[[int], str]   # clients -> how it serves them, for the table
+
+
+def contenders(a, t: int) -> list[Contender]:
+    def server(slots: int):
+        return lambda _: Server(f"server {t}t slots {slots}", a.server_bin, a.model, t, slots)
+
+    def split_threads(clients: int) -> int:
+        """Each of `clients` parallel workers' share of the t threads."""
+        return max(1, t // clients)
+
+    def bare(clients: int) -> BareProcesses:
+        return BareProcesses(f"bare whisper-rs {split_threads(clients)}t", a.bare_bin, a.model,
+                             split_threads(clients))
+
+    def fw(compute_type: str):
+        return lambda clients: FasterWhisper(f"faster-whisper {compute_type} {t}t", a.ct2_dir,
+                                             compute_type, split_threads(clients),
+                                             num_workers=clients)
+
+    return [
+        Contender(f"server {t}t 1 slot", server(1), lambda _: "--slots 1"),
+        Contender(f"server {t}t default slots", server(0),
+                  lambda _: f"--slots 0 (one per thread, sharing {t} threads)"),
+        Contender(f"bare whisper-rs {t}t", bare,
+                  lambda c: f"{c} process{'es' if c > 1 else ''} x {split_threads(c)}t"),
+        Contender(f"faster-whisper int8 {t}t", fw("int8"),
+                  lambda c: f"num_workers {c} x cpu_threads {split_threads(c)}"),
+        Contender(f"faster-whisper float32 {t}t", fw("float32"),
+                  lambda c: f"num_workers {c} x cpu_threads {split_threads(c)}"),
+    ]
+
+
+def measure(contender: Contender, clip, clients: int, per_client: int) -> Load:
+    """A fresh engine for this client count (worker and process counts depend on it)."""
+    engine = contender.make(clients)
+    try:
+        return concurrent_clients(engine, clip.path, clients, per_client)
+    finally:
+        engine.close()
+
+
+def row(contender: Contender, clip, load: Load, own: float, best: float) -> str:
+    return (f"| {contender.name} | {load.clients} | {contender.run_as(load.clients)} | "
+            f"{load.throughput:.2f} | {load.throughput * clip.seconds:.1f} | {load.p50:.3f} | "
+            f"{ratio(load.throughput, own)} | {ratio(load.throughput, best)} |")
+
+
+def run_clip(contenders_: list[Contender], clip, per_client: int, add, raw: dict) -> None:
+    """One table: every contender at each client count. Rows come out one client count at a
+    time, once every contender has run it: the 1-client rows first, so the best 1-client
+    throughput is known for every row."""
+    add(f"### {clip.name} clip ({clip.seconds:.1f} s, {per_client} requests per client)", "",
+        *HEAD)
+    single: dict[str, float] = {}
+    for clients in CLIENTS:
+        loads = {c.name: measure(c, clip, clients, per_client) for c in contenders_}
+        for name, load in loads.items():
+            raw[f"{clip.name}|{name}|{clients}"] = vars(load)
+        if clients == CLIENTS[0]:
+            single = {name: load.throughput for name, load in loads.items()}
+        best = max(single.values())
+        add(*(row(c, clip, loads[c.name], single[c.name], best) for c in contenders_))
+    add("")

@@ -1,0 +1,160 @@
+//! Decoding long audio as independent 30 s windows spread over several whisper states.
+//!
+//! whisper.cpp decodes a long recording one window after another, each window's encoder and
+//! decoder running on all threads. The decoder's small matrix products gain little from more
+//! threads, so on the same cores two states with half the threads each finish sooner. Windows
+//! are cut at pauses (`windows::plan`) and their transcripts joined with shifted times.
+
+use std::ops::Range;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use whisper_rs::WhisperState;
+
+use super::params::{self, TranscribeOptions};
+use super::transcript::{self, Transcript};
+use super::{EngineError, windows};
+use crate::audio::WHISPER_SAMPLE_RATE;
+
+/// What decoding needs to know of the loaded model.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelInfo {
+    /// First special token (end of text): tokens at or past it are not text.
+    pub eot: i32,
+}
+
+fn seconds(samples: usize) -> f64 {
+    samples as f64 / f64::from(WHISPER_SAMPLE_RATE)
+}
+
+/// One whisper.cpp `full()` over `pcm` (which it windows itself, sequentially).
+pub fn decode(
+    state: &mut WhisperState,
+    model: ModelInfo,
+    threads: usize,
+    pcm: &[f32],
+    options: &TranscribeOptions,
+    abort: &AtomicBool,
+) -> Result<Transcript, EngineError> {
+    let result = state.full(params::full_params(options, threads, abort), pcm);
+    if abort.load(Ordering::Relaxed) {
+        return Err(EngineError::Aborted);
+    }
+    result.map_err(|e| EngineError::Failed(e.to_string()))?;
+    Ok(transcript::read(
+        state,
+        model.eot,
+        seconds(pcm.len()),
+        options.language,
+        options.word_timestamps,
+    ))
+}
+
+/// Decodes `pcm` in pause-aligned windows, as many at a time as there are `states`, the
+/// `threads` shared out between them. A request prompt is given to every window.
+pub fn decode_windows(
+    states: &mut [&mut WhisperState],
+    model: ModelInfo,
+    threads: usize,
+    pcm: &[f32],
+    options: &TranscribeOptions,
+    abort: &AtomicBool,
+) -> Result<Transcript, EngineError> {
+    let plan = windows::plan(pcm);
+    let workers = states.len().min(plan.len()).max(1);
+    let shares = share(threads, workers);
+    let decoded = run_in_parallel(
+        &mut states[..workers],
+        &shares,
+        plan.len(),
+        |state, t, i| {
+            let window: &Range<usize> = &plan[i];
+            decode(state, model, t, &pcm[window.clone()], options, abort)
+        },
+    );
+    let mut parts = Vec::with_capacity(plan.len());
+    for (window, result) in plan.iter().zip(decoded) {
+        parts.push((seconds(window.start), result?));
+    }
+    Ok(Transcript::join(parts, seconds(pcm.len())))
+}
+
+/// `threads` split as evenly as possible between `workers` (earlier ones get the remainder),
+/// at least one each.
+pub fn share(threads: usize, workers: usize) -> Vec<usize> {
+    let workers = workers.max(1);
+    (0..workers)
+        .map(|i| (threads / workers + usize::from(i < threads % workers)).max(1))
+        .collect()
+}
+
+/// Runs jobs `0..jobs` on one scoped thread per worker, each worker taking the next job as it
+/// finishes one; `work` gets the worker's item, its thread share and the job index. Results
+/// come back in job order.
+fn run_in_parallel<T: Send, R: Send>(
+    workers: &mut [T],
+    shares: &[usize],
+    jobs: usize,
+    work: impl Fn(&mut T, usize, usize) -> R + Sync,
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..jobs).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for (worker, &threads) in workers.iter_mut().zip(shares) {
+            let (next, results, work) = (&next, &results, &work);
+            scope.spawn(move || {
+                loop {
+                    let job = next.fetch_add(1, Ordering::Relaxed);
+                    if job >= jobs {
+                        break;
+                    }
+                    let result = work(worker, threads, job);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[job] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every job index below `jobs` is taken by exactly one worker"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_are_shared_out_evenly() {
+        assert_eq!(share(2, 2), [1, 1]);
+        assert_eq!(share(5, 2), [3, 2]);
+        assert_eq!(share(1, 2), [1, 1]);
+        assert_eq!(share(4, 0), [4]);
+    }
+
+    #[test]
+    fn every_job_runs_once_and_results_keep_job_order() {
+        let mut workers = vec![Vec::new(), Vec::new(), Vec::new()];
+        let results = run_in_parallel(&mut workers, &[1, 1, 1], 10, |seen, _, job| {
+            seen.push(job);
+            job * 10
+        });
+        assert_eq!(results, (0..10).map(|j| j * 10).collect::<Vec<_>>());
+        let mut all: Vec<usize> = workers.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn each_worker_runs_with_its_own_thread_share() {
+        let mut workers = vec!['a', 'b'];
+        let results = run_in_parallel(&mut workers, &[3, 1], 8, |name, threads, _| {
+            (*name, threads)
+        });
+        for (name, threads) in results {
+            assert_eq!(threads, if name == 'a' { 3 } else { 1 }, "worker {name}");
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The word error rate on every utterance of the corpus, through the server.
+
+use super::corpus;
+use super::server::{self, Server};
+use super::wer;
+
+/// Highest accepted corpus WER: whisper.cpp's default full-context greedy decoding of tiny.en
+/// makes 15 errors in 454 words (3.30%) on this corpus (docs/benchmarks.md); plus half a point.
+const MAX_WER: f64 = 0.0380;
+
+#[tokio::test]
+async fn word_error_rate_on_real_speech_through_the_server_stays_under_the_bar() {
+    let utterances = corpus::utterances();
+    let client = server::client();
+    // Extra server flags for a configuration under test, split on whitespace.
+    let extra = std::env::var("WHISPER_ACCURACY_SERVER_ARGS").unwrap_or_default();
+    let args: Vec<&str> = extra.split_whitespace().collect();
+    let server = Server::start(&client, &args).await;
+    let (mut errors, mut words) = (0, 0);
+    for utterance in &utterances {
+        let wav = std::fs::read(&utterance.wav)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", utterance.wav.display()));
+        let body = server
+            .transcribe(&client, wav, &[("response_format", "json")])
+            .await;
+        let hypothesis = server::text(&body);
+        let reference = wer::normalise(&utterance.reference);
+        let utterance_errors = wer::word_errors(&reference, &wer::normalise(&hypothesis));
+        errors += utterance_errors;
+        words += reference.len();
+        let name = utterance
+            .wav
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        eprintln!(
+            "{utterance_errors:>3}/{:<3} {name}: {hypothesis:?}",
+            reference.len()
+        );
+    }
+    let rate = errors as f64 / words.max(1) as f64;
+    eprintln!(
+        "WER {:.2}% ({errors} errors in {words} words, {} utterances; bar {:.2}%)",
+        rate * 100.0,
+        utterances.len(),
+        MAX_WER * 100.0
+    );
+    assert!(
+        rate <= MAX_WER,
+        "WER {:.2}% is above the bar of {:.2}%: a change cost accuracy (per-utterance errors above)",
+        rate * 100.0,
+        MAX_WER * 100.0
+    );
+}

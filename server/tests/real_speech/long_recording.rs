@@ -1,0 +1,160 @@
+//! Long audio decoded as pause-aligned windows on parallel whisper states must say what
+//! whisper.cpp's own sequential decoding says, with every word timed on the whole recording.
+
+use super::corpus::{self, Recording};
+use super::server::{self, Server};
+use super::wer;
+
+/// Past two minutes: five 30 s windows.
+const LONG_SECONDS: f64 = 120.0;
+/// Most words the parallel transcript may differ by from the sequential one, per word.
+const MAX_DIFFERENCE: f64 = 0.02;
+/// The issue's accuracy bar: at most half a point of WER worse than sequential decoding.
+const MAX_WER_LOSS: f64 = 0.005;
+/// How far a word's start may fall outside the utterance it was spoken in: whisper's token
+/// times are estimates. A window joined at the wrong offset misplaces words by 20 s or more.
+const TIME_TOLERANCE: f64 = 1.0;
+
+/// A transcript as normalised words, each with its start time.
+struct Decoded {
+    words: Vec<String>,
+    starts: Vec<f64>,
+    windows_in_parallel: f64,
+}
+
+async fn decode(recording: &Recording, args: &[&str]) -> Decoded {
+    let client = server::client();
+    let server = Server::start(&client, args).await;
+    let body = server
+        .transcribe(
+            &client,
+            recording.wav.clone(),
+            &[
+                ("response_format", "verbose_json"),
+                ("timestamp_granularities[]", "word"),
+            ],
+        )
+        .await;
+    let (mut words, mut starts) = (Vec::new(), Vec::new());
+    for word in body["words"].as_array().expect("verbose_json has words") {
+        let start = word["start"].as_f64().expect("a word has a start");
+        for token in wer::normalise(word["word"].as_str().expect("a word has text")) {
+            words.push(token);
+            starts.push(start);
+        }
+    }
+    assert_eq!(
+        words,
+        wer::normalise(&server::text(&body)),
+        "the words must spell the text"
+    );
+    Decoded {
+        words,
+        starts,
+        windows_in_parallel: server
+            .metric(&client, "whisper_parallel_windows_total")
+            .await,
+    }
+}
+
+/// The reference words of the whole recording, each with the span of its utterance.
+fn reference(recording: &Recording) -> (Vec<String>, Vec<std::ops::Range<f64>>) {
+    let mut words = Vec::new();
+    let mut spans = Vec::new();
+    for (span, text) in &recording.utterances {
+        for word in wer::normalise(text) {
+            words.push(word);
+            spans.push(span.clone());
+        }
+    }
+    (words, spans)
+}
+
+/// Recognised words whose start lies outside the utterance they were matched to.
+fn misplaced_words(
+    decoded: &Decoded,
+    reference: &[String],
+    spans: &[std::ops::Range<f64>],
+) -> Vec<String> {
+    wer::matched_words(reference, &decoded.words)
+        .into_iter()
+        .filter(|&(r, h)| {
+            let (span, start) = (&spans[r], decoded.starts[h]);
+            start < span.start - TIME_TOLERANCE || start > span.end + TIME_TOLERANCE
+        })
+        .map(|(r, h)| {
+            format!(
+                "{:?} at {:.2} s, spoken {:.2}-{:.2} s",
+                reference[r], decoded.starts[h], spans[r].start, spans[r].end
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn parallel_windows_match_sequential_decoding_of_a_long_real_recording() {
+    let recording = corpus::long_recording(LONG_SECONDS);
+    let windows = (recording.seconds / 30.0).ceil();
+    // Two threads whatever else runs (the corpus test beside this one), so two states with one
+    // thread each, on any machine.
+    let fixed = ["--threads", "2", "--adapt-threads-to-load", "false"];
+    let sequential = decode(
+        &recording,
+        &[&fixed[..], &["--parallel-windows", "false"]].concat(),
+    )
+    .await;
+    let parallel = decode(&recording, &fixed).await;
+    assert_eq!(sequential.windows_in_parallel, 0.0);
+    assert_eq!(
+        parallel.windows_in_parallel, windows,
+        "{:.1} s must decode as {windows} parallel windows",
+        recording.seconds
+    );
+
+    let (reference, spans) = reference(&recording);
+    let rate = |errors: usize, words: usize| errors as f64 / words.max(1) as f64;
+    let difference = rate(
+        wer::word_errors(&sequential.words, &parallel.words),
+        sequential.words.len(),
+    );
+    let sequential_wer = rate(
+        wer::word_errors(&reference, &sequential.words),
+        reference.len(),
+    );
+    let parallel_wer = rate(
+        wer::word_errors(&reference, &parallel.words),
+        reference.len(),
+    );
+    eprintln!(
+        "{:.1} s, {} reference words: sequential WER {:.2}%, parallel WER {:.2}%, \
+         parallel differs from sequential by {:.2}% of its words",
+        recording.seconds,
+        reference.len(),
+        sequential_wer * 100.0,
+        parallel_wer * 100.0,
+        difference * 100.0
+    );
+    assert!(
+        difference <= MAX_DIFFERENCE,
+        "parallel windows changed {:.2}% of the words",
+        difference * 100.0
+    );
+    assert!(
+        parallel_wer <= sequential_wer + MAX_WER_LOSS,
+        "parallel windows cost accuracy: WER {:.2}% against {:.2}% sequential",
+        parallel_wer * 100.0,
+        sequential_wer * 100.0
+    );
+    for (name, decoded) in [("sequential", &sequential), ("parallel", &parallel)] {
+        assert!(
+            decoded.starts.windows(2).all(|w| w[0] <= w[1]),
+            "{name}: word times go backwards"
+        );
+        let misplaced = misplaced_words(decoded, &reference, &spans);
+        assert!(
+            misplaced.is_empty(),
+            "{name}: {} words timed outside their utterance: {misplaced:#?}",
+            misplaced.len()
+        );
+    }
+}
