@@ -22,10 +22,14 @@ from measure import cpu_hog, manifest_wer, ratio, rotated
 from wer import corpus_wer
 
 SECTIONS = ("idle", "hog", "concurrency", "levers", "wer")
-# Extra server configurations for the idle and hog sections: name -> (when, extra arguments).
-# "sequential windows" turns off decoding a clip over 30 s in windows on several whisper states
-# at once, so it only runs when the long clip does.
-SERVER_VARIANTS = {"sequential-windows": ("long", ("--parallel-windows", "false"))}
+# Extra server configurations for the idle and hog sections (and the wer section):
+# name -> (the clips it matters for, extra arguments). "sequential windows" turns off decoding
+# a clip over 30 s in windows on several whisper states at once; "full context" turns off the
+# fitted audio context of short clips.
+SERVER_VARIANTS = {
+    "sequential-windows": (("long",), ("--parallel-windows", "false")),
+    "full-context": (("short", "medium"), ("--fit-audio-context", "false")),
+}
 
 
 def parse_args() -> argparse.Namespace:
@@ -93,8 +97,8 @@ def server_variants(a: argparse.Namespace, t: int, clips) -> list[Server]:
     names = {c.name for c in clips}
     return [Server(f"server {t}t {variant.replace('-', ' ')}", a.server_bin, a.model, t,
                    extra_args=extra)
-            for variant, (clip, extra) in SERVER_VARIANTS.items()
-            if variant in a.server_variants.split(",") and clip in names]
+            for variant, (for_clips, extra) in SERVER_VARIANTS.items()
+            if variant in a.server_variants.split(",") and names & set(for_clips)]
 
 
 def close_all(engines) -> None:
@@ -230,11 +234,14 @@ def main() -> None:
                    "| configuration | WER | errors / words |", "|---|---|---|")
         configs = [(n, lambda n=n, b=b, th=th, m=m, nt=nt: Bare(n, b, a.model, th, m, nt))
                    for n, b, th, m, nt in bare_variants]
-        configs += [(f"server {t}t", lambda: Server(f"server {t}t", a.server_bin, a.model, t)),
-                    (f"faster-whisper int8 {t}t",
-                     lambda: fw(f"faster-whisper int8 {t}t", "int8", t)),
-                    (f"faster-whisper float32 {t}t",
-                     lambda: fw(f"faster-whisper float32 {t}t", "float32", t))]
+        configs += [(f"server {t}t", lambda: Server(f"server {t}t", a.server_bin, a.model, t))]
+        configs += [(f"server {t}t {v.replace('-', ' ')}",
+                     lambda v=v, extra=extra: Server(f"server {t}t {v.replace('-', ' ')}",
+                                                     a.server_bin, a.model, t, extra_args=extra))
+                    for v, (_, extra) in SERVER_VARIANTS.items()]
+        configs += [(f"faster-whisper {ct} {t}t",
+                     lambda ct=ct: fw(f"faster-whisper {ct} {t}t", ct, t))
+                    for ct in ("int8", "float32")]
         wanted = set(a.wer_configs.split(",")) if a.wer_configs else {n for n, _ in configs}
         for name, make in configs:
             if name not in wanted:

@@ -109,6 +109,16 @@ pub struct ServeArgs {
         action = clap::ArgAction::Set
     )]
     pub parallel_windows: bool,
+    /// Decode a clip under about 20 s first with the encoder's context cut to the clip plus
+    /// 2.56 s (several times less encoder work), keeping the result unless it shows that lever's
+    /// failure modes (repeats, garbage, low confidence); otherwise decode it again in full.
+    #[arg(
+        long,
+        env = "WHISPER_FIT_AUDIO_CONTEXT",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub fit_audio_context: bool,
     /// Largest accepted upload, in bytes (413 above).
     #[arg(long, env = "WHISPER_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_upload_bytes: usize,

@@ -44,6 +44,7 @@ pub struct Metrics {
     pub thread_budget: IntGauge,
     pub cpu_busy_elsewhere: Gauge,
     pub parallel_windows: IntCounter,
+    pub fitted_context: IntCounterVec,
     pub audio_seconds: prometheus::CounterVec,
     pub model_load_duration: Gauge,
     pub build_info: GaugeVec,
@@ -123,6 +124,14 @@ impl Metrics {
                 "whisper_parallel_windows_total",
                 "30 s windows of long audio decoded on several whisper states at once.",
             )?,
+            fitted_context: IntCounterVec::new(
+                Opts::new(
+                    "whisper_fitted_context_total",
+                    "Short clips first decoded with the audio context fitted to them: kept, or \
+                     the reason the result was discarded and the clip decoded again in full.",
+                ),
+                &["outcome"],
+            )?,
             audio_seconds: prometheus::CounterVec::new(
                 Opts::new(
                     "whisper_audio_seconds_total",
@@ -145,6 +154,10 @@ impl Metrics {
             .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION"), backend()])
             .set(1.0);
+        metrics.fitted_context.with_label_values(&["kept"]);
+        for reason in crate::engine::fitted::Suspicion::ALL {
+            metrics.fitted_context.with_label_values(&[reason.label()]);
+        }
         // Pre-create the endpoint series so dashboards show zeros instead of gaps.
         for endpoint in [Endpoint::Transcriptions, Endpoint::Translations] {
             metrics.requests.with_label_values(&[endpoint.label()]);
@@ -173,6 +186,7 @@ impl Metrics {
         r.register(Box::new(self.thread_budget.clone()))?;
         r.register(Box::new(self.cpu_busy_elsewhere.clone()))?;
         r.register(Box::new(self.parallel_windows.clone()))?;
+        r.register(Box::new(self.fitted_context.clone()))?;
         r.register(Box::new(self.audio_seconds.clone()))?;
         r.register(Box::new(self.model_load_duration.clone()))?;
         r.register(Box::new(self.build_info.clone()))?;

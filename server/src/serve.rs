@@ -40,6 +40,7 @@ pub fn engine_config(args: &ServeArgs, cpus: usize) -> EngineConfig {
         queue: args.queue as usize,
         adapt_to_load: args.adapt_threads_to_load,
         parallel_windows: args.parallel_windows,
+        fit_audio_context: args.fit_audio_context,
     }
 }
 
@@ -86,6 +87,7 @@ pub fn load_model(
             inflight: state.metrics.inflight.clone(),
             threads_in_use: state.metrics.threads_in_use.clone(),
             parallel_windows: state.metrics.parallel_windows.clone(),
+            fitted_context: state.metrics.fitted_context.clone(),
         },
     )?;
     let took = started.elapsed().as_secs_f64();
@@ -97,6 +99,7 @@ pub fn load_model(
         threads = config.threads,
         adapt_to_load = config.adapt_to_load,
         parallel_windows = config.parallel_windows,
+        fit_audio_context = config.fit_audio_context,
         multilingual = engine.is_multilingual(),
         "model loaded"
     );

@@ -1,6 +1,7 @@
 //! The loaded model: one whisper context, a pool of states, and the thread budget.
 
 pub mod cpu_load;
+pub mod fitted;
 pub mod params;
 pub mod pool;
 pub mod threads;
@@ -12,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use prometheus::{IntCounter, IntGauge};
+use prometheus::{IntCounter, IntCounterVec, IntGauge};
 use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperState};
 
 use params::TranscribeOptions;
@@ -39,6 +40,7 @@ pub struct Engine {
     pool: Arc<Pool<WhisperState>>,
     threads: ThreadBudget,
     parallel_windows: Option<IntCounter>,
+    fitted_context: Option<IntCounterVec>,
 }
 
 /// How the engine spends the CPU: whisper.cpp slows down many times over when its threads
@@ -54,6 +56,8 @@ pub struct EngineConfig {
     pub adapt_to_load: bool,
     /// Decode audio over 30 s as windows on several states at once (`windowed`).
     pub parallel_windows: bool,
+    /// Try short clips with the encoder's context fitted to them first (`fitted`).
+    pub fit_audio_context: bool,
 }
 
 /// Gauges the engine keeps current.
@@ -63,6 +67,8 @@ pub struct EngineGauges {
     pub threads_in_use: IntGauge,
     /// Windows decoded by `windowed::decode_windows`.
     pub parallel_windows: IntCounter,
+    /// Fitted-context decodes by outcome: `kept`, or the `fitted::Suspicion` that discarded it.
+    pub fitted_context: IntCounterVec,
 }
 
 impl Engine {
@@ -99,6 +105,7 @@ impl Engine {
             )),
             threads: ThreadBudget::new(config.threads, load, gauges.threads_in_use),
             parallel_windows: config.parallel_windows.then_some(gauges.parallel_windows),
+            fitted_context: config.fit_audio_context.then_some(gauges.fitted_context),
         })
     }
 
@@ -164,7 +171,7 @@ impl Engine {
             .collect::<Result<Vec<_>, _>>()?;
         match states.as_mut_slice() {
             [] => Err(EngineError::Failed("no slot to decode on".into())),
-            [state] => windowed::decode(state, self.model_info(), threads, pcm, options, abort),
+            [state] => self.decode_one(state, threads, pcm, options, abort),
             many => {
                 if let Some(counter) = &self.parallel_windows {
                     counter.inc_by(windows::count(pcm.len()) as u64);
@@ -172,5 +179,37 @@ impl Engine {
                 windowed::decode_windows(many, self.model_info(), threads, pcm, options, abort)
             }
         }
+    }
+
+    /// One state: a short clip first with a fitted audio context, kept unless it looks like
+    /// one of that lever's failures; otherwise (and for longer audio) whisper.cpp's full context.
+    fn decode_one(
+        &self,
+        state: &mut WhisperState,
+        threads: usize,
+        pcm: &[f32],
+        options: &TranscribeOptions,
+        abort: &AtomicBool,
+    ) -> Result<Transcript, EngineError> {
+        let model = self.model_info();
+        let fitted = self
+            .fitted_context
+            .as_ref()
+            .zip(fitted::audio_ctx(pcm.len()));
+        if let Some((outcomes, frames)) = fitted {
+            let attempt =
+                windowed::decode(state, model, threads, pcm, options, abort, Some(frames))?;
+            match fitted::suspicion(&attempt) {
+                None => {
+                    outcomes.with_label_values(&["kept"]).inc();
+                    return Ok(attempt);
+                }
+                Some(reason) => {
+                    outcomes.with_label_values(&[reason.label()]).inc();
+                    tracing::debug!(reason = reason.label(), text = %attempt.text(), "fitted audio context discarded");
+                }
+            }
+        }
+        windowed::decode(state, model, threads, pcm, options, abort, None)
     }
 }

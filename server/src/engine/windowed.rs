@@ -27,7 +27,8 @@ fn seconds(samples: usize) -> f64 {
     samples as f64 / f64::from(WHISPER_SAMPLE_RATE)
 }
 
-/// One whisper.cpp `full()` over `pcm` (which it windows itself, sequentially).
+/// One whisper.cpp `full()` over `pcm` (which it windows itself, sequentially), with the
+/// encoder's full 30 s context or `audio_ctx` frames of it (`fitted`).
 pub fn decode(
     state: &mut WhisperState,
     model: ModelInfo,
@@ -35,8 +36,13 @@ pub fn decode(
     pcm: &[f32],
     options: &TranscribeOptions,
     abort: &AtomicBool,
+    audio_ctx: Option<usize>,
 ) -> Result<Transcript, EngineError> {
-    let result = state.full(params::full_params(options, threads, abort), pcm);
+    let mut params = params::full_params(options, threads, abort);
+    if let Some(frames) = audio_ctx {
+        params.set_audio_ctx(i32::try_from(frames).unwrap_or(0));
+    }
+    let result = state.full(params, pcm);
     if abort.load(Ordering::Relaxed) {
         return Err(EngineError::Aborted);
     }
@@ -69,7 +75,7 @@ pub fn decode_windows(
         plan.len(),
         |state, t, i| {
             let window: &Range<usize> = &plan[i];
-            decode(state, model, t, &pcm[window.clone()], options, abort)
+            decode(state, model, t, &pcm[window.clone()], options, abort, None)
         },
     );
     let mut parts = Vec::with_capacity(plan.len());

@@ -8,6 +8,17 @@ use super::wer;
 /// makes 15 errors in 454 words (3.30%) on this corpus (docs/benchmarks.md); plus half a point.
 const MAX_WER: f64 = 0.0380;
 
+/// The `outcome` values of whisper_fitted_context_total, "kept" first.
+const FITTED_OUTCOMES: [&str; 7] = [
+    "kept",
+    "empty",
+    "invalid_text",
+    "low_confidence",
+    "too_many_words",
+    "repeated_sentence",
+    "repeated_words",
+];
+
 #[tokio::test]
 async fn word_error_rate_on_real_speech_through_the_server_stays_under_the_bar() {
     let utterances = corpus::utterances();
@@ -36,6 +47,21 @@ async fn word_error_rate_on_real_speech_through_the_server_stays_under_the_bar()
         eprintln!(
             "{utterance_errors:>3}/{:<3} {name}: {hypothesis:?}",
             reference.len()
+        );
+    }
+    let mut outcomes = Vec::new();
+    for outcome in FITTED_OUTCOMES {
+        let series = format!("whisper_fitted_context_total{{outcome=\"{outcome}\"}}");
+        outcomes.push((outcome, server.metric(&client, &series).await));
+    }
+    eprintln!("fitted audio context: {outcomes:?}");
+    if args.is_empty() {
+        // The server as shipped fits the audio context: the bar must hold with it in use.
+        let kept = outcomes[0].1;
+        assert!(
+            kept >= utterances.len() as f64 / 2.0,
+            "only {kept} of {} clips kept a fitted audio context",
+            utterances.len()
         );
     }
     let rate = errors as f64 / words.max(1) as f64;

@@ -99,8 +99,9 @@ impl Server {
         body
     }
 
-    /// One sample's value from /metrics (the first series of that name).
-    pub async fn metric(&self, client: &reqwest::Client, name: &str) -> f64 {
+    /// The value of one series from /metrics, named as the exposition format writes it:
+    /// `whisper_parallel_windows_total` or `whisper_fitted_context_total{outcome="kept"}`.
+    pub async fn metric(&self, client: &reqwest::Client, series: &str) -> f64 {
         let text = client
             .get(format!("{}/metrics", self.base))
             .send()
@@ -111,12 +112,10 @@ impl Server {
             .await
             .unwrap_or_else(|e| panic!("GET /metrics body: {e}"));
         text.lines()
-            .filter(|line| !line.starts_with('#'))
-            .find_map(|line| {
-                let (series, value) = line.rsplit_once(' ')?;
-                (series.split('{').next() == Some(name)).then(|| value.parse().ok())?
-            })
-            .unwrap_or_else(|| panic!("no {name} in /metrics"))
+            .filter_map(|line| line.rsplit_once(' '))
+            .find(|(name, _)| *name == series)
+            .and_then(|(_, value)| value.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in /metrics"))
     }
 }
 

@@ -1,0 +1,225 @@
+//! The encoder's audio context fitted to a short clip, with a guard that throws the result
+//! away when it looks wrong.
+//!
+//! whisper's encoder always reads 30 s (1500 frames), so a 4 s clip pays for 26 s of padding.
+//! Cutting the context to the clip plus a margin makes the encoder several times cheaper, but
+//! the model was trained on full windows: on the real-speech corpus most clips decode as before
+//! and a few collapse into runaway repeats ("Go forward 10 meters." forty times), garbage bytes
+//! or a sentence said twice (docs/benchmarks.md). Those failures are loud, so a fitted decode is
+//! kept only when nothing in it looks like one; otherwise the clip is decoded again with the
+//! full context, as whisper.cpp does by default.
+
+use super::transcript::Transcript;
+
+/// One encoder frame per 20 ms of 16 kHz audio.
+const SAMPLES_PER_FRAME: usize = 320;
+/// The full context: 30 s.
+pub const FULL_AUDIO_CTX: usize = 1500;
+/// Frames of context beyond the clip's end (2.56 s): the margin with the fewest failures on
+/// the corpus among 64, 128 and 256.
+pub const MARGIN_FRAMES: usize = 128;
+/// A fitted context must save at least this share of the encoder to be worth a possible retry.
+const MIN_SAVING: f64 = 0.25;
+
+/// Speech rarely passes 4 words a second; a fitted decode past this is repeating itself.
+const MAX_WORDS_PER_SECOND: f64 = 6.0;
+/// whisper.cpp's own threshold for a failed decode (mean token log-probability).
+const MIN_AVG_LOGPROB: f64 = -1.0;
+/// A word run or a three-word phrase seen this often is a loop, not speech.
+const MAX_REPEATS: usize = 3;
+
+/// The audio context for a clip of `samples`, or `None` when fitting would not pay.
+pub fn audio_ctx(samples: usize) -> Option<usize> {
+    let frames = samples.div_ceil(SAMPLES_PER_FRAME) + MARGIN_FRAMES;
+    (frames as f64 <= FULL_AUDIO_CTX as f64 * (1.0 - MIN_SAVING)).then_some(frames)
+}
+
+/// Why a fitted decode was not kept: the `reason` label of the fallback counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suspicion {
+    Empty,
+    InvalidText,
+    LowConfidence,
+    TooManyWords,
+    RepeatedSentence,
+    RepeatedWords,
+}
+
+impl Suspicion {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Empty => "empty",
+            Self::InvalidText => "invalid_text",
+            Self::LowConfidence => "low_confidence",
+            Self::TooManyWords => "too_many_words",
+            Self::RepeatedSentence => "repeated_sentence",
+            Self::RepeatedWords => "repeated_words",
+        }
+    }
+
+    pub const ALL: [Self; 6] = [
+        Self::Empty,
+        Self::InvalidText,
+        Self::LowConfidence,
+        Self::TooManyWords,
+        Self::RepeatedSentence,
+        Self::RepeatedWords,
+    ];
+}
+
+/// What, if anything, makes a transcript of a fitted decode look like one of its failures.
+pub fn suspicion(transcript: &Transcript) -> Option<Suspicion> {
+    let text = transcript.text();
+    let words = words(&text);
+    if words.is_empty() {
+        return Some(Suspicion::Empty);
+    }
+    if text.contains('\u{FFFD}') {
+        return Some(Suspicion::InvalidText);
+    }
+    if transcript
+        .segments
+        .iter()
+        .any(|s| !s.tokens.is_empty() && s.avg_logprob < MIN_AVG_LOGPROB)
+    {
+        return Some(Suspicion::LowConfidence);
+    }
+    if words.len() as f64 > MAX_WORDS_PER_SECOND * transcript.duration.max(1.0) {
+        return Some(Suspicion::TooManyWords);
+    }
+    if has_repeated_sentence(&text) {
+        return Some(Suspicion::RepeatedSentence);
+    }
+    if has_repeated_words(&words) {
+        return Some(Suspicion::RepeatedWords);
+    }
+    None
+}
+
+/// Lowercase alphanumeric words.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// The same sentence twice: the tail decoded again after a seek back into the clip.
+fn has_repeated_sentence(text: &str) -> bool {
+    let sentences: Vec<Vec<String>> = text
+        .split(['.', '!', '?'])
+        .map(words)
+        .filter(|s| !s.is_empty())
+        .collect();
+    sentences
+        .iter()
+        .enumerate()
+        .any(|(i, s)| sentences[i + 1..].contains(s))
+}
+
+/// A word `MAX_REPEATS` + 1 times in a row, or a three-word phrase `MAX_REPEATS` times.
+fn has_repeated_words(words: &[String]) -> bool {
+    let run = words
+        .windows(MAX_REPEATS + 1)
+        .any(|w| w.iter().all(|x| *x == w[0]));
+    let phrases: Vec<&[String]> = words.windows(3).collect();
+    run || phrases
+        .iter()
+        .any(|p| phrases.iter().filter(|q| *q == p).count() >= MAX_REPEATS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::transcript::Segment;
+
+    fn transcript(text: &str, seconds: f64, avg_logprob: f64) -> Transcript {
+        Transcript {
+            language: "english".into(),
+            duration: seconds,
+            segments: vec![Segment {
+                id: 0,
+                start: 0.0,
+                end: seconds,
+                text: format!(" {text}"),
+                tokens: vec![1],
+                avg_logprob,
+                no_speech_prob: 0.0,
+            }],
+            words: vec![],
+        }
+    }
+
+    fn check(text: &str, seconds: f64) -> Option<Suspicion> {
+        suspicion(&transcript(text, seconds, -0.2))
+    }
+
+    #[test]
+    fn fits_short_clips_only() {
+        assert_eq!(audio_ctx(16_000), Some(50 + MARGIN_FRAMES));
+        assert_eq!(audio_ctx(10 * 16_000), Some(500 + MARGIN_FRAMES));
+        // 20 s + margin is more than three quarters of the window: not worth it.
+        assert_eq!(audio_ctx(20 * 16_000), None);
+        assert_eq!(audio_ctx(60 * 16_000), None);
+    }
+
+    #[test]
+    fn keeps_ordinary_speech() {
+        for (text, seconds) in [
+            (
+                "And Mr. John Dashwood had then leisure to consider how much.",
+                6.0,
+            ),
+            ("29340.", 3.0),
+            (
+                "Welcome to the directory. Please enter the first three letters.",
+                5.0,
+            ),
+            ("Go forward ten meters.", 2.0),
+            ("one two three four five six seven", 3.0),
+        ] {
+            assert_eq!(check(text, seconds), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn catches_the_failures_seen_on_the_corpus() {
+        // Real outputs of a fitted context on the real-speech corpus (docs/benchmarks.md).
+        assert_eq!(
+            check("29340. 29340.", 3.0),
+            Some(Suspicion::RepeatedSentence)
+        );
+        assert_eq!(
+            check(
+                "The leader has left the conference. The leader has left the conference.",
+                2.5
+            ),
+            Some(Suspicion::RepeatedSentence)
+        );
+        assert_eq!(
+            check(&"Go forward 10 meters. ".repeat(40), 2.0),
+            Some(Suspicion::TooManyWords)
+        );
+        assert_eq!(
+            check(
+                "go forward ten meters. Go over ten meters, go forward ten meters and go forward ten",
+                8.0
+            ),
+            Some(Suspicion::RepeatedWords)
+        );
+        assert_eq!(check("5 5 5 5 5", 2.0), Some(Suspicion::RepeatedWords));
+        assert_eq!(
+            check("\u{FFFD} \" 165...", 2.0),
+            Some(Suspicion::InvalidText)
+        );
+        assert_eq!(check(" ... ", 2.0), Some(Suspicion::Empty));
+        assert_eq!(
+            suspicion(&transcript(
+                "The Speed Dialantry Uvaxest is empty.",
+                3.0,
+                -1.4
+            )),
+            Some(Suspicion::LowConfidence)
+        );
+    }
+}
