@@ -80,7 +80,10 @@ fn transcribe_windowed(
     let mut states: Vec<&mut WhisperState> = states.iter_mut().collect();
     let info = windowed::ModelInfo { eot: model.eot };
     let started = Instant::now();
-    let transcript = windowed::decode_windows(&mut states, info, threads, pcm, &options, &abort)?;
+    // Full audio context in every window: the bare baseline has no fitted context.
+    let transcript = windowed::decode_windows(&mut states, threads, pcm, |state, t, window| {
+        windowed::decode(state, info, t, window, &options, &abort, None)
+    })?;
     Ok((started.elapsed().as_secs_f64(), transcript.text()))
 }
 

@@ -174,9 +174,12 @@ impl Engine {
             [state] => self.decode_one(state, threads, pcm, options, abort),
             many => {
                 if let Some(counter) = &self.parallel_windows {
-                    counter.inc_by(windows::count(pcm.len()) as u64);
+                    let planned = windows::count_for_workers(pcm.len(), many.len());
+                    counter.inc_by(planned as u64);
                 }
-                windowed::decode_windows(many, self.model_info(), threads, pcm, options, abort)
+                windowed::decode_windows(many, threads, pcm, |state, threads, window| {
+                    self.decode_one(state, threads, window, options, abort)
+                })
             }
         }
     }

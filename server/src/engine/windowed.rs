@@ -5,7 +5,6 @@
 //! threads, so on the same cores two states with half the threads each finish sooner. Windows
 //! are cut at pauses (`windows::plan`) and their transcripts joined with shifted times.
 
-use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -57,26 +56,22 @@ pub fn decode(
 }
 
 /// Decodes `pcm` in pause-aligned windows, as many at a time as there are `states`, the
-/// `threads` shared out between them. A request prompt is given to every window.
+/// `threads` shared out between them; `decode_window` decodes one window on one state with the
+/// given threads. The windows come in a multiple of the states so all finish together.
 pub fn decode_windows(
     states: &mut [&mut WhisperState],
-    model: ModelInfo,
     threads: usize,
     pcm: &[f32],
-    options: &TranscribeOptions,
-    abort: &AtomicBool,
+    decode_window: impl Fn(&mut WhisperState, usize, &[f32]) -> Result<Transcript, EngineError> + Sync,
 ) -> Result<Transcript, EngineError> {
-    let plan = windows::plan(pcm);
+    let plan = windows::plan(pcm, windows::count_for_workers(pcm.len(), states.len()));
     let workers = states.len().min(plan.len()).max(1);
     let shares = share(threads, workers);
     let decoded = run_in_parallel(
         &mut states[..workers],
         &shares,
         plan.len(),
-        |state, t, i| {
-            let window: &Range<usize> = &plan[i];
-            decode(state, model, t, &pcm[window.clone()], options, abort, None)
-        },
+        |state, t, i| decode_window(state, t, &pcm[plan[i].clone()]),
     );
     let mut parts = Vec::with_capacity(plan.len());
     for (window, result) in plan.iter().zip(decoded) {

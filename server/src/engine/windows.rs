@@ -21,45 +21,65 @@ pub fn count(samples: usize) -> usize {
     samples.div_ceil(MAX_WINDOW_SAMPLES).max(1)
 }
 
-/// Consecutive ranges covering all of `pcm`, each at most 30 s, `count(pcm.len())` of them.
-pub fn plan(pcm: &[f32]) -> Vec<Range<usize>> {
-    let mut windows = Vec::new();
-    let mut start = 0;
-    while pcm.len() - start > MAX_WINDOW_SAMPLES {
-        let remaining = pcm.len() - start;
-        let left = count(remaining);
-        let balanced = start + remaining / left;
-        // Never cut so early that the rest needs more than `left - 1` windows, nor past 30 s.
-        let earliest = (balanced.saturating_sub(SEARCH_SAMPLES))
-            .max(start + remaining - (left - 1) * MAX_WINDOW_SAMPLES);
-        let latest = (balanced + SEARCH_SAMPLES).min(start + MAX_WINDOW_SAMPLES);
-        let cut = quietest_point(pcm, earliest..latest);
-        windows.push(start..cut);
-        start = cut;
-    }
-    windows.push(start..pcm.len());
-    windows
+/// Windows for `samples` decoded by `workers` at once: a multiple of `workers`, so none of
+/// them idles while another decodes a last odd window; shorter windows also decode faster with
+/// a fitted audio context.
+pub fn count_for_workers(samples: usize, workers: usize) -> usize {
+    count(samples).next_multiple_of(workers.max(1))
 }
 
-/// The middle of the 200 ms span with the least energy inside `range` (its start when the
-/// range is too short to hold one).
-fn quietest_point(pcm: &[f32], range: Range<usize>) -> usize {
-    let frame_energy: Vec<f32> = pcm[range.clone()]
+/// `windows` consecutive ranges covering all of `pcm` (at least `count(pcm.len())`, and at most
+/// one per 20 ms), each at most 30 s.
+pub fn plan(pcm: &[f32], windows: usize) -> Vec<Range<usize>> {
+    let mut left = windows
+        .max(count(pcm.len()))
+        .min(pcm.len() / FRAME_SAMPLES)
+        .max(1);
+    let mut planned = Vec::new();
+    let mut start = 0;
+    while left > 1 {
+        let remaining = pcm.len() - start;
+        let balanced_len = remaining / left;
+        let balanced = start + balanced_len;
+        // Stay within the middle of the balanced window, never cut so early that the rest
+        // needs more than `left - 1` windows, nor past 30 s.
+        let reach = SEARCH_SAMPLES.min(balanced_len / 2);
+        let earliest =
+            (balanced - reach).max(pcm.len().saturating_sub((left - 1) * MAX_WINDOW_SAMPLES));
+        let latest = (balanced + reach).min(start + MAX_WINDOW_SAMPLES);
+        let cut = quietest_point(pcm, earliest..latest, balanced).unwrap_or(balanced);
+        planned.push(start..cut);
+        start = cut;
+        left -= 1;
+    }
+    planned.push(start..pcm.len());
+    planned
+}
+
+/// The middle of the quietest 200 ms span inside `range`, `None` when the range is too short
+/// to hold one. A span's energy is weighed up to twice as it lies further from `target`: a real
+/// pause is orders of magnitude quieter than speech and still wins, while speech without pauses
+/// is cut near the balanced point instead of wherever the sums happen to dip.
+fn quietest_point(pcm: &[f32], range: Range<usize>, target: usize) -> Option<usize> {
+    let frame_energy: Vec<f64> = pcm[range.clone()]
         .chunks_exact(FRAME_SAMPLES)
-        .map(|frame| frame.iter().map(|s| s * s).sum())
+        .map(|frame| frame.iter().map(|&s| f64::from(s) * f64::from(s)).sum())
         .collect();
     if frame_energy.len() < QUIET_FRAMES {
-        return range.start;
+        return None;
     }
-    let mut span: f32 = frame_energy[..QUIET_FRAMES].iter().sum();
-    let (mut best, mut best_energy) = (0, span);
+    let middle = |first: usize| range.start + (first + QUIET_FRAMES / 2) * FRAME_SAMPLES;
+    let weight = |first: usize| 1.0 + middle(first).abs_diff(target) as f64 / range.len() as f64;
+    let mut span: f64 = frame_energy[..QUIET_FRAMES].iter().sum();
+    let (mut best, mut best_score) = (0, span * weight(0));
     for first in 1..=frame_energy.len() - QUIET_FRAMES {
         span += frame_energy[first + QUIET_FRAMES - 1] - frame_energy[first - 1];
-        if span < best_energy {
-            (best, best_energy) = (first, span);
+        let score = span.max(0.0) * weight(first);
+        if score < best_score {
+            (best, best_score) = (first, score);
         }
     }
-    range.start + (best + QUIET_FRAMES / 2) * FRAME_SAMPLES
+    Some(middle(best))
 }
 
 #[cfg(test)]
@@ -101,15 +121,15 @@ mod tests {
     #[test]
     fn short_audio_is_one_window() {
         let pcm = vec![0.1; 10 * RATE];
-        assert_eq!(plan(&pcm), vec![0..pcm.len()]);
-        assert_eq!(plan(&[]), vec![0..0]);
+        assert_eq!(plan(&pcm, 1), vec![0..pcm.len()]);
+        assert_eq!(plan(&[], 4), vec![0..0]);
     }
 
     #[test]
     fn cuts_in_the_pause_nearest_the_balanced_point() {
         // 50 s: two windows, balanced at 25 s; the pause at 27 s is within reach, 35 s is not.
         let pcm = tone_with_gaps(50.0, &[27.0, 35.0]);
-        let windows = plan(&pcm);
+        let windows = plan(&pcm, 2);
         assert_covers(&windows, pcm.len());
         assert_eq!(windows.len(), 2);
         let cut = windows[0].end as f64 / RATE as f64;
@@ -120,17 +140,41 @@ mod tests {
     fn uses_as_few_windows_as_whisper_and_never_exceeds_30_s() {
         for seconds in [30.5, 59.0, 60.0, 61.0, 121.0, 300.0] {
             let pcm = tone_with_gaps(seconds, &[]);
-            let windows = plan(&pcm);
+            let windows = plan(&pcm, 1);
             assert_covers(&windows, pcm.len());
             assert_eq!(windows.len(), count(pcm.len()), "{seconds} s");
         }
     }
 
     #[test]
+    fn windows_come_in_multiples_of_the_workers_and_balance() {
+        assert_eq!(count_for_workers(121 * RATE, 2), 6);
+        assert_eq!(count_for_workers(35 * RATE, 2), 2);
+        assert_eq!(count_for_workers(35 * RATE, 0), 2);
+        let pcm = tone_with_gaps(121.0, &[]);
+        let windows = plan(&pcm, count_for_workers(pcm.len(), 2));
+        assert_covers(&windows, pcm.len());
+        assert_eq!(windows.len(), 6);
+        for w in &windows {
+            let seconds = w.len() as f64 / RATE as f64;
+            assert!((seconds - 121.0 / 6.0).abs() < 4.1, "window of {seconds} s");
+        }
+    }
+
+    #[test]
+    fn more_windows_than_frames_is_capped() {
+        assert_eq!(plan(&[0.0; 100], 8), vec![0..100]);
+        let three_frames = [0.0; 3 * FRAME_SAMPLES];
+        let windows = plan(&three_frames, 8);
+        assert_covers(&windows, three_frames.len());
+        assert_eq!(windows.len(), 3);
+    }
+
+    #[test]
     fn a_late_pause_cannot_force_an_extra_window() {
         // 59 s needs two windows; a cut before 29 s would leave more than 30 s.
         let pcm = tone_with_gaps(59.0, &[25.5]);
-        let windows = plan(&pcm);
+        let windows = plan(&pcm, 2);
         assert_covers(&windows, pcm.len());
         assert_eq!(windows.len(), 2);
     }

@@ -5,7 +5,7 @@ use super::corpus::{self, Recording};
 use super::server::{self, Server};
 use super::wer;
 
-/// Past two minutes: five 30 s windows.
+/// Past two minutes: six windows of about 20 s on two states.
 const LONG_SECONDS: f64 = 120.0;
 /// Most words the parallel transcript may differ by from the sequential one, per word.
 const MAX_DIFFERENCE: f64 = 0.02;
@@ -20,6 +20,8 @@ struct Decoded {
     words: Vec<String>,
     starts: Vec<f64>,
     windows_in_parallel: f64,
+    /// Windows (or the whole clip) decoded with a fitted audio context and kept.
+    fitted_kept: f64,
 }
 
 async fn decode(recording: &Recording, args: &[&str]) -> Decoded {
@@ -53,6 +55,9 @@ async fn decode(recording: &Recording, args: &[&str]) -> Decoded {
         starts,
         windows_in_parallel: server
             .metric(&client, "whisper_parallel_windows_total")
+            .await,
+        fitted_kept: server
+            .metric(&client, "whisper_fitted_context_total{outcome=\"kept\"}")
             .await,
     }
 }
@@ -94,7 +99,8 @@ fn misplaced_words(
 #[tokio::test]
 async fn parallel_windows_match_sequential_decoding_of_a_long_real_recording() {
     let recording = corpus::long_recording(LONG_SECONDS);
-    let windows = (recording.seconds / 30.0).ceil();
+    // As few as whisper needs (30 s each), rounded up to a multiple of the two states.
+    let windows = ((recording.seconds / 30.0).ceil() / 2.0).ceil() * 2.0;
     // Two threads whatever else runs (the corpus test beside this one), so two states with one
     // thread each, on any machine.
     let fixed = ["--threads", "2", "--adapt-threads-to-load", "false"];
@@ -105,6 +111,12 @@ async fn parallel_windows_match_sequential_decoding_of_a_long_real_recording() {
     .await;
     let parallel = decode(&recording, &fixed).await;
     assert_eq!(sequential.windows_in_parallel, 0.0);
+    // 121 s is too long to fit; the 20 s windows are short enough.
+    assert_eq!(sequential.fitted_kept, 0.0);
+    eprintln!(
+        "parallel: {} windows, {} kept a fitted audio context",
+        parallel.windows_in_parallel, parallel.fitted_kept
+    );
     assert_eq!(
         parallel.windows_in_parallel, windows,
         "{:.1} s must decode as {windows} parallel windows",

@@ -21,10 +21,15 @@ pub fn client() -> reqwest::Client {
         .unwrap_or_else(|e| panic!("http client: {e}"))
 }
 
+/// One server at a time in this test binary: two whisper servers on the same cores make each
+/// other's spinning threads stall, and the long-recording test fixes its thread count.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The server process; killed on drop so a failing test never leaves it behind.
 pub struct Server {
     child: Child,
     base: String,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Drop for Server {
@@ -37,6 +42,7 @@ impl Drop for Server {
 impl Server {
     /// Starts the server with tiny.en and `args`, and waits until it is ready.
     pub async fn start(client: &reqwest::Client, args: &[&str]) -> Self {
+        let turn = ONE_AT_A_TIME.lock().await;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -54,6 +60,7 @@ impl Server {
         let mut server = Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            _turn: turn,
         };
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
