@@ -17,12 +17,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Parser;
 use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperState};
-use whisper_server::audio::{WHISPER_SAMPLE_RATE, decode, resample};
-use whisper_server::engine::{params, transcript, windowed};
-
-/// whisper's encoder covers 30 s in 1500 frames: one frame per 320 samples at 16 kHz.
-const FULL_AUDIO_CTX: usize = 1500;
-const SAMPLES_PER_FRAME: usize = 320;
+use whisper_server::audio::{decode, resample, whisper_seconds};
+use whisper_server::engine::fitted::{FULL_AUDIO_CTX, clip_frames};
+use whisper_server::engine::{params, transcript, windowed, windows};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -47,9 +44,10 @@ struct Args {
     parallel_states: usize,
 }
 
-/// Encoder frames for a clip of `samples` plus `margin`, capped at the full context.
+/// Encoder frames for a clip of `samples` plus `margin`, capped at the full context (the
+/// server's `fitted::audio_ctx` with any margin and no saving threshold).
 fn fitted_audio_ctx(samples: usize, margin: usize) -> usize {
-    (samples.div_ceil(SAMPLES_PER_FRAME) + margin).min(FULL_AUDIO_CTX)
+    (clip_frames(samples) + margin).min(FULL_AUDIO_CTX)
 }
 
 fn load_pcm(path: &Path) -> anyhow::Result<Vec<f32>> {
@@ -64,6 +62,14 @@ struct Model {
     multilingual: bool,
 }
 
+/// What the server does for a request that names no options.
+fn default_options(model: &Model) -> params::TranscribeOptions {
+    params::TranscribeOptions {
+        language: params::default_language(model.multilingual),
+        ..Default::default()
+    }
+}
+
 /// Transcribes one clip on several states in parallel windows, as the server does for long
 /// audio; returns (inference seconds, text).
 fn transcribe_windowed(
@@ -72,18 +78,17 @@ fn transcribe_windowed(
     threads: usize,
     pcm: &[f32],
 ) -> anyhow::Result<(f64, String)> {
-    let options = params::TranscribeOptions {
-        language: params::default_language(model.multilingual),
-        ..Default::default()
-    };
+    let options = default_options(model);
     let abort = AtomicBool::new(false);
     let mut states: Vec<&mut WhisperState> = states.iter_mut().collect();
     let info = windowed::ModelInfo { eot: model.eot };
     let started = Instant::now();
+    let plan = windows::plan(pcm, windows::count_for_workers(pcm.len(), states.len()));
     // Full audio context in every window: the bare baseline has no fitted context.
-    let transcript = windowed::decode_windows(&mut states, threads, pcm, |state, t, window| {
-        windowed::decode(state, info, t, window, &options, &abort, None)
-    })?;
+    let transcript =
+        windowed::decode_windows(&mut states, threads, pcm, &plan, |state, t, window| {
+            windowed::decode(state, info, t, window, &options, &abort, None)
+        })?;
     Ok((started.elapsed().as_secs_f64(), transcript.text()))
 }
 
@@ -94,11 +99,7 @@ fn transcribe(
     args: &Args,
     pcm: &[f32],
 ) -> anyhow::Result<(f64, usize, String)> {
-    // What the server does for a request that names no options.
-    let options = params::TranscribeOptions {
-        language: params::default_language(model.multilingual),
-        ..Default::default()
-    };
+    let options = default_options(model);
     let abort = AtomicBool::new(false);
     let mut full = params::full_params(&options, args.threads, &abort);
     let audio_ctx = args
@@ -110,8 +111,14 @@ fn transcribe(
     full.set_no_timestamps(args.no_timestamps);
     let started = Instant::now();
     state.full(full, pcm)?;
-    let duration = pcm.len() as f64 / f64::from(WHISPER_SAMPLE_RATE);
-    let text = transcript::read(state, model.eot, duration, options.language, false).text();
+    let text = transcript::read(
+        state,
+        model.eot,
+        whisper_seconds(pcm.len()),
+        options.language,
+        false,
+    )
+    .text();
     Ok((started.elapsed().as_secs_f64(), audio_ctx, text))
 }
 
@@ -147,7 +154,7 @@ fn main() -> anyhow::Result<()> {
         let record = serde_json::json!({
             "path": path,
             "seconds": seconds,
-            "audio_seconds": pcm.len() as f64 / f64::from(WHISPER_SAMPLE_RATE),
+            "audio_seconds": whisper_seconds(pcm.len()),
             "audio_ctx": audio_ctx,
             "threads": args.threads,
             "parallel_states": states.len(),

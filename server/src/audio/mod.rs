@@ -6,6 +6,11 @@ pub mod resample;
 /// The sample rate whisper.cpp expects.
 pub const WHISPER_SAMPLE_RATE: u32 = 16_000;
 
+/// How long `samples` of whisper input (16 kHz mono) last, in seconds.
+pub fn whisper_seconds(samples: usize) -> f64 {
+    samples as f64 / f64::from(WHISPER_SAMPLE_RATE)
+}
+
 /// Decoded audio, channels interleaved.
 #[derive(Debug, Clone)]
 pub struct DecodedAudio {

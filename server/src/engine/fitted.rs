@@ -29,9 +29,14 @@ const MIN_AVG_LOGPROB: f64 = -1.0;
 /// A word run or a three-word phrase seen this often is a loop, not speech.
 const MAX_REPEATS: usize = 3;
 
+/// Encoder frames that cover `samples` of 16 kHz audio.
+pub fn clip_frames(samples: usize) -> usize {
+    samples.div_ceil(SAMPLES_PER_FRAME)
+}
+
 /// The audio context for a clip of `samples`, or `None` when fitting would not pay.
 pub fn audio_ctx(samples: usize) -> Option<usize> {
-    let frames = samples.div_ceil(SAMPLES_PER_FRAME) + MARGIN_FRAMES;
+    let frames = clip_frames(samples) + MARGIN_FRAMES;
     (frames as f64 <= FULL_AUDIO_CTX as f64 * (1.0 - MIN_SAVING)).then_some(frames)
 }
 

@@ -173,11 +173,12 @@ impl Engine {
             [] => Err(EngineError::Failed("no slot to decode on".into())),
             [state] => self.decode_one(state, threads, pcm, options, abort),
             many => {
+                // A multiple of the states, so they all finish together.
+                let plan = windows::plan(pcm, windows::count_for_workers(pcm.len(), many.len()));
                 if let Some(counter) = &self.parallel_windows {
-                    let planned = windows::count_for_workers(pcm.len(), many.len());
-                    counter.inc_by(planned as u64);
+                    counter.inc_by(plan.len() as u64);
                 }
-                windowed::decode_windows(many, threads, pcm, |state, threads, window| {
+                windowed::decode_windows(many, threads, pcm, &plan, |state, threads, window| {
                     self.decode_one(state, threads, window, options, abort)
                 })
             }

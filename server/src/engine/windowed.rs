@@ -5,25 +5,22 @@
 //! threads, so on the same cores two states with half the threads each finish sooner. Windows
 //! are cut at pauses (`windows::plan`) and their transcripts joined with shifted times.
 
+use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use whisper_rs::WhisperState;
 
+use super::EngineError;
 use super::params::{self, TranscribeOptions};
 use super::transcript::{self, Transcript};
-use super::{EngineError, windows};
-use crate::audio::WHISPER_SAMPLE_RATE;
+use crate::audio::whisper_seconds as seconds;
 
 /// What decoding needs to know of the loaded model.
 #[derive(Debug, Clone, Copy)]
 pub struct ModelInfo {
     /// First special token (end of text): tokens at or past it are not text.
     pub eot: i32,
-}
-
-fn seconds(samples: usize) -> f64 {
-    samples as f64 / f64::from(WHISPER_SAMPLE_RATE)
 }
 
 /// One whisper.cpp `full()` over `pcm` (which it windows itself, sequentially), with the
@@ -55,16 +52,16 @@ pub fn decode(
     ))
 }
 
-/// Decodes `pcm` in pause-aligned windows, as many at a time as there are `states`, the
-/// `threads` shared out between them; `decode_window` decodes one window on one state with the
-/// given threads. The windows come in a multiple of the states so all finish together.
+/// Decodes the `plan` windows of `pcm` (`windows::plan`), as many at a time as there are
+/// `states`, the `threads` shared out between them; `decode_window` decodes one window on one
+/// state with the given threads.
 pub fn decode_windows(
     states: &mut [&mut WhisperState],
     threads: usize,
     pcm: &[f32],
+    plan: &[Range<usize>],
     decode_window: impl Fn(&mut WhisperState, usize, &[f32]) -> Result<Transcript, EngineError> + Sync,
 ) -> Result<Transcript, EngineError> {
-    let plan = windows::plan(pcm, windows::count_for_workers(pcm.len(), states.len()));
     let workers = states.len().min(plan.len()).max(1);
     let shares = share(threads, workers);
     let decoded = run_in_parallel(

@@ -146,12 +146,13 @@ async fn transcribe(
         .map_err(|e| ApiError::InferenceFailed(e.to_string()))?;
 
     let pcm = load_audio(app, form.file, read_time).await?;
-    let audio_seconds = pcm.len() as f64 / f64::from(audio::WHISPER_SAMPLE_RATE);
+    let audio_seconds = audio::whisper_seconds(pcm.len());
 
     let threads = engine.threads().reserve().await;
     // Long audio decodes on more states when some are free now; never waits for them.
+    let states_wanted = engine.states_wanted(pcm.len(), threads.threads());
     let mut slots = vec![slot];
-    while slots.len() < engine.states_wanted(pcm.len(), threads.threads()) {
+    while slots.len() < states_wanted {
         match engine.pool().try_slot() {
             Some(extra) => slots.push(extra),
             None => break,
