@@ -13,6 +13,7 @@ import platform
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import concurrency
@@ -22,13 +23,25 @@ from measure import cpu_hog, manifest_wer, ratio, rotated
 from wer import corpus_wer
 
 SECTIONS = ("idle", "hog", "concurrency", "levers", "wer")
-# Extra server configurations for the idle and hog sections (and the wer section):
-# name -> (the clips it matters for, extra arguments). "sequential windows" turns off decoding
-# a clip over 30 s in windows on several whisper states at once; "full context" turns off the
-# fitted audio context of short clips.
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An extra server configuration for the idle and hog sections (and the wer section)."""
+    clips: tuple[str, ...]  # the clips it matters for
+    args: tuple[str, ...] = ()  # extra server arguments
+    fields: tuple[tuple[str, str], ...] = ()  # extra request form fields
+    q8_model: bool = False  # serve --q8-model instead of --model
+
+
+# "sequential windows" turns off decoding a clip over 30 s in windows on several whisper states
+# at once; "full context" turns off the fitted audio context of short clips; "beam 5" asks for
+# beam search; "q8 0" serves the same weights quantised to q8_0 (needs --q8-model).
 SERVER_VARIANTS = {
-    "sequential-windows": (("long",), ("--parallel-windows", "false")),
-    "full-context": (("short", "medium"), ("--fit-audio-context", "false")),
+    "sequential-windows": Variant(("long",), args=("--parallel-windows", "false")),
+    "full-context": Variant(("short", "medium"), args=("--fit-audio-context", "false")),
+    "beam-5": Variant(("short", "medium"), fields=(("beam_size", "5"),)),
+    "q8-0": Variant(("short", "medium", "long"), q8_model=True),
 }
 
 
@@ -39,6 +52,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--ggml-default-bare-bin", type=Path,
                    help="bench_inference built as whisper.cpp ships (GGML_LLAMAFILE=OFF)")
     p.add_argument("--model", type=Path, required=True, help="ggml tiny.en")
+    p.add_argument("--q8-model", type=Path, help="the same weights quantised to q8_0 (variant q8-0)")
     p.add_argument("--ct2-dir", type=Path, required=True, help="the same weights for CTranslate2")
     p.add_argument("--manifest", type=Path, required=True, help="real-speech corpus manifest")
     p.add_argument("--clips-dir", type=Path, required=True)
@@ -92,13 +106,24 @@ def same_run(results, baseline: str):
     return lambda _engine, clip: medians(results).get((baseline, clip))
 
 
+def make_variant(a: argparse.Namespace, t: int, name: str) -> Server:
+    variant = SERVER_VARIANTS[name]
+    return Server(f"server {t}t {name.replace('-', ' ')}", a.server_bin,
+                  a.q8_model if variant.q8_model else a.model, t,
+                  extra_args=variant.args, fields=dict(variant.fields))
+
+
+def chosen_variants(a: argparse.Namespace) -> list[str]:
+    """--server-variants, less q8-0 when no --q8-model was given."""
+    return [v for v in a.server_variants.split(",")
+            if v and (a.q8_model or not SERVER_VARIANTS[v].q8_model)]
+
+
 def server_variants(a: argparse.Namespace, t: int, clips) -> list[Server]:
-    """The --server-variants whose clip is among `clips`, e.g. "server 2t sequential windows"."""
+    """The chosen variants whose clip is among `clips`, e.g. "server 2t sequential windows"."""
     names = {c.name for c in clips}
-    return [Server(f"server {t}t {variant.replace('-', ' ')}", a.server_bin, a.model, t,
-                   extra_args=extra)
-            for variant, (for_clips, extra) in SERVER_VARIANTS.items()
-            if variant in a.server_variants.split(",") and names & set(for_clips)]
+    return [make_variant(a, t, v) for v in chosen_variants(a)
+            if names & set(SERVER_VARIANTS[v].clips)]
 
 
 def close_all(engines) -> None:
@@ -235,10 +260,9 @@ def main() -> None:
         configs = [(n, lambda n=n, b=b, th=th, m=m, nt=nt: Bare(n, b, a.model, th, m, nt))
                    for n, b, th, m, nt in bare_variants]
         configs += [(f"server {t}t", lambda: Server(f"server {t}t", a.server_bin, a.model, t))]
-        configs += [(f"server {t}t {v.replace('-', ' ')}",
-                     lambda v=v, extra=extra: Server(f"server {t}t {v.replace('-', ' ')}",
-                                                     a.server_bin, a.model, t, extra_args=extra))
-                    for v, (_, extra) in SERVER_VARIANTS.items()]
+        configs += [(f"server {t}t {v.replace('-', ' ')}", lambda v=v: make_variant(a, t, v))
+                    for v in SERVER_VARIANTS
+                    if a.q8_model or not SERVER_VARIANTS[v].q8_model]
         configs += [(f"faster-whisper {ct} {t}t",
                      lambda ct=ct: fw(f"faster-whisper {ct} {t}t", ct, t))
                     for ct in ("int8", "float32")]

@@ -87,8 +87,9 @@ class Server:
     """slots=0 is the server's own default (one per thread, at most 4)."""
 
     def __init__(self, name: str, binary: Path, model: Path, threads: int, slots: int = 0,
-                 extra_args: tuple[str, ...] = ()):
+                 extra_args: tuple[str, ...] = (), fields: dict[str, str] | None = None):
         self.name = name
+        self.fields = {"response_format": "json", **(fields or {})}
         self.base = f"http://127.0.0.1:{_free_port()}"
         self.process = subprocess.Popen([
             str(binary), "--model", str(model), "--listen", self.base.removeprefix("http://"),
@@ -113,7 +114,7 @@ class Server:
         started = time.perf_counter()
         response = session.post(f"{self.base}/v1/audio/transcriptions",
                                 files={"file": ("clip.wav", audio, "audio/wav")},
-                                data={"response_format": "json"}, timeout=600)
+                                data=self.fields, timeout=600)
         seconds = time.perf_counter() - started
         response.raise_for_status()
         return seconds, response.json()["text"]

@@ -135,11 +135,10 @@ impl Engine {
         Ok(tokens)
     }
 
-    /// How many whisper states a request for `samples` of audio, holding `threads` threads,
-    /// should decode on: one per 30 s window, at most one per thread.
-    pub fn states_wanted(&self, samples: usize, threads: usize) -> usize {
+    /// Windows `samples` of audio decode as in parallel: one per 30 s, or 1 when that is off.
+    pub fn parallel_windows(&self, samples: usize) -> usize {
         if self.parallel_windows.is_some() {
-            windows::count(samples).min(threads).max(1)
+            windows::count(samples)
         } else {
             1
         }

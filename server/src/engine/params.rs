@@ -15,6 +15,8 @@ pub struct TranscribeOptions {
     pub temperature: f32,
     pub translate: bool,
     pub word_timestamps: bool,
+    /// Beam search with this many beams; 0 or 1 decodes greedily.
+    pub beam_size: usize,
 }
 
 /// The language to decode in when a request names none: an English-only model has nothing to
@@ -36,7 +38,16 @@ pub fn full_params<'a>(
     threads: usize,
     abort: &'a AtomicBool,
 ) -> FullParams<'a, 'a> {
-    let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    let strategy = if options.beam_size > 1 {
+        SamplingStrategy::BeamSearch {
+            beam_size: i32::try_from(options.beam_size).unwrap_or(1),
+            // whisper.cpp does not implement patience; -1 is its default.
+            patience: -1.0,
+        }
+    } else {
+        SamplingStrategy::Greedy { best_of: 1 }
+    };
+    let mut params = FullParams::new(strategy);
     params.set_n_threads(i32::try_from(threads).unwrap_or(1).max(1));
     // States are reused across requests: never carry text from one request into the next.
     params.set_no_context(true);

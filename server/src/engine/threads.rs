@@ -102,6 +102,23 @@ impl ThreadBudget {
             in_use: self.in_use.clone(),
         }
     }
+
+    /// Adds threads free now to `grant`, up to `total`, whatever other processes do: for work
+    /// split into single-threaded parts (windows on their own whisper states) a busy core
+    /// only slows the part on it, where one graph's threads would all wait for it at every
+    /// barrier. Beside one busy process on 2 cores, two single-threaded states get 4/3 of a
+    /// core where one gets 1.
+    pub fn top_up(&self, grant: &mut ThreadGrant, total: usize) {
+        while grant.threads() < total.min(self.budget) {
+            match self.permits.clone().try_acquire_owned() {
+                Ok(more) => {
+                    grant.permit.merge(more);
+                    self.in_use.inc();
+                }
+                Err(_) => break,
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -143,6 +160,35 @@ mod tests {
         drop(grant);
         assert_eq!(budget.in_use.get(), 0);
         assert_eq!(budget.reserve().await.threads(), 2);
+    }
+
+    #[tokio::test]
+    async fn top_up_takes_only_free_threads_within_the_budget() {
+        let budget = budget(3);
+        let mut first = budget.reserve().await;
+        assert_eq!(first.threads(), 3);
+        budget.top_up(&mut first, 8);
+        assert_eq!(first.threads(), 3, "never past the budget");
+        drop(first);
+        let gauge = IntGauge::new("threads_in_use", "test").expect("valid gauge name");
+        // A busy host: the load estimate is not sampled here, so emulate a one-thread grant
+        // by holding two threads elsewhere.
+        let budget = ThreadBudget::new(3, None, gauge);
+        let held = budget
+            .permits
+            .clone()
+            .try_acquire_many_owned(2)
+            .expect("free");
+        let mut grant = budget.reserve().await;
+        assert_eq!(grant.threads(), 1);
+        budget.top_up(&mut grant, 2);
+        assert_eq!(grant.threads(), 1, "nothing free to add");
+        drop(held);
+        budget.top_up(&mut grant, 2);
+        assert_eq!(grant.threads(), 2);
+        assert_eq!(budget.in_use.get(), 2);
+        drop(grant);
+        assert_eq!(budget.in_use.get(), 0);
     }
 
     #[tokio::test]

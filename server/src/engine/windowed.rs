@@ -37,8 +37,20 @@ pub fn decode(
     let mut params = params::full_params(options, threads, abort);
     if let Some(frames) = audio_ctx {
         params.set_audio_ctx(i32::try_from(frames).unwrap_or(0));
+        // One greedy pass: when it fails, whisper.cpp would retry at rising temperatures, and
+        // a fitted context that fails once keeps failing (seconds of sampled loops on a 2 s
+        // clip). The guard in `fitted` sees the failure and the full context decodes instead.
+        params.set_temperature_inc(0.0);
     }
+    let started = std::time::Instant::now();
     let result = state.full(params, pcm);
+    tracing::debug!(
+        seconds = seconds(pcm.len()),
+        threads,
+        audio_ctx,
+        elapsed_ms = started.elapsed().as_millis(),
+        "decoded"
+    );
     if abort.load(Ordering::Relaxed) {
         return Err(EngineError::Aborted);
     }

@@ -15,7 +15,12 @@ pub struct AudioForm {
     pub response_format: ResponseFormat,
     pub temperature: f32,
     pub word_timestamps: bool,
+    /// Beams for beam search; 1 decodes greedily (the default, as OpenAI's API does).
+    pub beam_size: usize,
 }
+
+/// whisper.cpp runs at most 8 decoders at once.
+pub const MAX_BEAM_SIZE: usize = 8;
 
 /// Text fields are short; anything longer is a mistake or an attack.
 const MAX_TEXT_FIELD_BYTES: usize = 64 * 1024;
@@ -36,6 +41,7 @@ pub async fn read(
     let mut response_format = ResponseFormat::default();
     let mut temperature = 0.0;
     let mut word_timestamps = false;
+    let mut beam_size = 1;
     while let Some(field) = multipart
         .next_field()
         .await
@@ -56,6 +62,8 @@ pub async fn read(
                 })?;
             }
             "temperature" => temperature = parse_temperature(&text(field).await?)?,
+            // Not in OpenAI's API: whisper.cpp's beam search, slower and sometimes more accurate.
+            "beam_size" => beam_size = parse_beam_size(&text(field).await?)?,
             "timestamp_granularities[]" | "timestamp_granularities" => {
                 match text(field).await?.trim() {
                     "word" => word_timestamps = true,
@@ -85,6 +93,7 @@ pub async fn read(
         response_format,
         temperature,
         word_timestamps,
+        beam_size,
     })
 }
 
@@ -138,6 +147,20 @@ fn parse_temperature(value: &str) -> Result<f32, ApiError> {
         })
 }
 
+fn parse_beam_size(value: &str) -> Result<usize, ApiError> {
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_BEAM_SIZE).contains(n))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "beam_size must be a whole number from 1 (greedy) to {MAX_BEAM_SIZE}, not '{}'",
+                truncate(value)
+            ))
+        })
+}
+
 /// Echoes at most a little of what the user sent back in messages.
 fn truncate(value: &str) -> String {
     value.chars().take(40).collect()
@@ -152,5 +175,14 @@ mod tests {
         assert!(matches!(parse_temperature("0.2"), Ok(t) if (t - 0.2).abs() < 1e-6));
         assert!(parse_temperature("1.5").is_err());
         assert!(parse_temperature("hot").is_err());
+    }
+
+    #[test]
+    fn beam_size_is_a_whole_number_from_one_to_eight() {
+        assert_eq!(parse_beam_size(" 5 ").ok(), Some(5));
+        assert_eq!(parse_beam_size("1").ok(), Some(1));
+        for bad in ["0", "9", "2.5", "-1", "wide", ""] {
+            assert!(parse_beam_size(bad).is_err(), "{bad:?}");
+        }
     }
 }

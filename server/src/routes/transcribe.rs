@@ -148,16 +148,22 @@ async fn transcribe(
     let pcm = load_audio(app, form.file, read_time).await?;
     let audio_seconds = audio::whisper_seconds(pcm.len());
 
-    let threads = engine.threads().reserve().await;
-    // Long audio decodes on more states when some are free now; never waits for them.
-    let states_wanted = engine.states_wanted(pcm.len(), threads.threads());
+    let mut threads = engine.threads().reserve().await;
+    // Long audio decodes its windows on more states when some are free now (never waiting for
+    // them), one thread each at least: threads beyond the grant are added even beside busy
+    // processes, since single-threaded states do not stall each other (`ThreadBudget::top_up`).
+    let windows = engine
+        .parallel_windows(pcm.len())
+        .min(engine.threads().budget());
     let mut slots = vec![slot];
-    while slots.len() < states_wanted {
+    while slots.len() < windows {
         match engine.pool().try_slot() {
             Some(extra) => slots.push(extra),
             None => break,
         }
     }
+    engine.threads().top_up(&mut threads, slots.len());
+    slots.truncate(threads.threads());
 
     let limit = app.limits.timeout_for(audio_seconds);
     let inference_app = app.clone();
@@ -239,6 +245,7 @@ fn options(engine: &Engine, form: &AudioForm, task: Task) -> Result<TranscribeOp
         temperature: form.temperature,
         translate: task == Task::Translate,
         word_timestamps: form.word_timestamps,
+        beam_size: form.beam_size,
     })
 }
 

@@ -16,6 +16,7 @@ enum Case {
     EmptyFile,
     UnknownResponseFormat,
     BadTemperature,
+    BadBeamSize,
     UnknownLanguage,
     LanguageTheModelCannotSpeak,
     TruncatedAudio,
@@ -27,12 +28,13 @@ enum Case {
     BadApiKey,
 }
 
-const ALL: [Case; 14] = [
+const ALL: [Case; 15] = [
     Case::EmptyBody,
     Case::MissingFile,
     Case::EmptyFile,
     Case::UnknownResponseFormat,
     Case::BadTemperature,
+    Case::BadBeamSize,
     Case::UnknownLanguage,
     Case::LanguageTheModelCannotSpeak,
     Case::TruncatedAudio,
@@ -83,6 +85,7 @@ impl Case {
             | Case::MissingFile
             | Case::UnknownResponseFormat
             | Case::BadTemperature
+            | Case::BadBeamSize
             | Case::UnknownLanguage
             | Case::LanguageTheModelCannotSpeak => (400, "bad_request"),
             Case::EmptyFile | Case::TruncatedAudio | Case::WavHeaderLyingAboutSize => {
@@ -136,6 +139,7 @@ impl Case {
             Case::EmptyFile => audio(Vec::new(), "empty.wav"),
             Case::UnknownResponseFormat
             | Case::BadTemperature
+            | Case::BadBeamSize
             | Case::UnknownLanguage
             | Case::LanguageTheModelCannotSpeak => {
                 audio(fixtures::bytes("speech.wav"), "speech.wav")
@@ -150,6 +154,7 @@ impl Case {
         let fields: &[(&str, &str)] = match self {
             Case::UnknownResponseFormat => &[("response_format", "xml")],
             Case::BadTemperature => &[("temperature", "7")],
+            Case::BadBeamSize => &[("beam_size", "64")],
             Case::UnknownLanguage => &[("language", "klingon")],
             Case::LanguageTheModelCannotSpeak => &[("language", "de")],
             _ => &[],
@@ -210,6 +215,11 @@ async fn unknown_response_format_is_400() {
 #[tokio::test]
 async fn out_of_range_temperature_is_400() {
     assert_rejected(Case::BadTemperature).await;
+}
+
+#[tokio::test]
+async fn out_of_range_beam_size_is_400() {
+    assert_rejected(Case::BadBeamSize).await;
 }
 
 #[tokio::test]

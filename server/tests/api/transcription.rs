@@ -87,6 +87,17 @@ async fn text_format_is_the_plain_sentence() {
     assert_eq!(normalise(&body), normalise(EXPECTED));
 }
 
+#[tokio::test]
+async fn beam_search_gives_the_exact_sentence() {
+    let (status, body) = transcribe_text("speech.wav", &[("beam_size", "5")]).await;
+    assert_eq!(status, 200, "{body}");
+    let json: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
+    assert_eq!(
+        normalise(json["text"].as_str().unwrap_or_default()),
+        normalise(EXPECTED)
+    );
+}
+
 /// Cue timings of an SRT or VTT body, checked for order, then the cue text.
 fn subtitle_text(body: &str, separator: &str) -> String {
     let mut text = Vec::new();
