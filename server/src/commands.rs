@@ -5,16 +5,17 @@ use std::path::Path;
 use anyhow::Context;
 use tracing::info;
 
-use crate::model::{FetchOutcome, fetch_model, import_ct2};
+use crate::model::{FetchOutcome, Weights, fetch_model, import_ct2_as};
 
-pub fn import(input: &Path, output: &Path) -> anyhow::Result<()> {
-    let summary = import_ct2(input, output)
+pub fn import(input: &Path, output: &Path, weights: Weights) -> anyhow::Result<()> {
+    let summary = import_ct2_as(input, output, weights)
         .with_context(|| format!("importing {} failed", input.display()))?;
     info!(
         output = %output.display(),
         tensors = summary.tensors,
         vocab_tokens = summary.vocab_tokens,
         bytes = summary.bytes,
+        ?weights,
         "CTranslate2 model imported to ggml"
     );
     Ok(())

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::model::Weights;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "whisper-server",
@@ -29,6 +31,9 @@ pub enum Command {
         /// ggml file to write.
         #[arg(long, env = "WHISPER_IMPORT_OUTPUT")]
         output: PathBuf,
+        /// How to store the weight matrices: f16 as the checkpoint, or q8_0 (half the size).
+        #[arg(long, env = "WHISPER_IMPORT_WEIGHTS", value_enum, default_value_t = Weights::F16)]
+        weights: Weights,
     },
     /// Download a model file, verify its SHA-256 and move it into place atomically.
     FetchModel {

@@ -11,9 +11,11 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(whisper_server::serve::run(cli.serve)),
-        Some(Command::ImportCt2 { input, output }) => {
-            whisper_server::commands::import(&input, &output)
-        }
+        Some(Command::ImportCt2 {
+            input,
+            output,
+            weights,
+        }) => whisper_server::commands::import(&input, &output, weights),
         Some(Command::FetchModel {
             url,
             sha256,

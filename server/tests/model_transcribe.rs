@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
-use whisper_server::model::import_ct2;
+use whisper_server::model::{Weights, import_ct2_as};
 
 const SENTENCE: &str = "Hello world. The quick brown fox jumps over the lazy dog.";
 const EXPECTED: &str = "Hello world, the quick brown fox jumps over the lazy dog.";
@@ -53,9 +53,27 @@ fn speech(dir: &Path) -> Vec<f32> {
 
 #[test]
 fn imported_tiny_en_transcribes_flite_speech() {
+    assert_eq!(import_and_transcribe(Weights::F16), EXPECTED);
+}
+
+/// ggml's q8_0 quantiser, run by the import: whisper.cpp loads the file and hears the same
+/// words. 43,550,778 bytes, byte for byte what the gguf Python package's quantiser writes from
+/// the f16 import (shared/reference/quantize_ggml.py).
+#[test]
+fn imported_tiny_en_q8_0_transcribes_flite_speech() {
+    assert_eq!(import_and_transcribe(Weights::Q8_0), EXPECTED);
+}
+
+/// Imports tiny.en with `weights`, checks the file's size, and transcribes flite's sentence.
+fn import_and_transcribe(weights: Weights) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let model = dir.path().join("ggml-tiny.en.bin");
-    import_ct2(&tiny_en::ct2_dir(), &model).expect("import tiny.en");
+    let summary = import_ct2_as(&tiny_en::ct2_dir(), &model, weights).expect("import tiny.en");
+    let expected_bytes = match weights {
+        Weights::F16 => 77_704_698,
+        Weights::Q8_0 => 43_550_778,
+    };
+    assert_eq!(summary.bytes, expected_bytes, "{weights:?}");
     let samples = speech(dir.path());
 
     let ctx = WhisperContext::new_with_params(
@@ -76,5 +94,5 @@ fn imported_tiny_en_transcribes_flite_speech() {
         .as_iter()
         .map(|segment| segment.to_str_lossy().expect("segment text").into_owned())
         .collect();
-    assert_eq!(text.trim(), EXPECTED);
+    text.trim().to_string()
 }

@@ -1,6 +1,6 @@
 //! Writer for whisper.cpp's legacy ggml model file (the format `whisper_model_load` reads).
 //!
-//! Layout, all little-endian: magic, 11 i32 hyper-parameters (the last is ftype 1 = mostly f16),
+//! Layout, all little-endian: magic, 11 i32 hyper-parameters (the last is the ftype, `Weights`),
 //! the mel filter bank, the vocabulary, then each tensor as a header followed by its data.
 
 use std::io::{self, Write};
@@ -8,9 +8,9 @@ use std::io::{self, Write};
 use super::hparams::Hparams;
 use super::mapping::{Element, Tensor};
 use super::mel::MelFilters;
+use super::quantize::Weights;
 
 const MAGIC: u32 = 0x6767_6d6c;
-const FTYPE_MOSTLY_F16: usize = 1;
 
 /// Writes a complete model; returns the number of bytes written.
 pub fn write<W: Write + ?Sized>(
@@ -18,11 +18,12 @@ pub fn write<W: Write + ?Sized>(
     hp: &Hparams,
     mel: &MelFilters,
     vocab: &[Vec<u8>],
+    weights: Weights,
     tensors: &[Tensor],
 ) -> io::Result<u64> {
     let mut w = Counting { out, written: 0 };
     w.bytes(&MAGIC.to_le_bytes())?;
-    for value in hp.to_array().into_iter().chain([FTYPE_MOSTLY_F16]) {
+    for value in hp.to_array().into_iter().chain([weights.ftype()]) {
         w.i32(value)?;
     }
 
@@ -43,6 +44,7 @@ pub fn write<W: Write + ?Sized>(
         w.i32(match tensor.element {
             Element::F32 => 0,
             Element::F16 => 1,
+            Element::Q8_0 => 8,
         })?;
         // ggml lists dimensions innermost first.
         for &dim in tensor.shape.iter().rev() {
@@ -109,7 +111,15 @@ mod tests {
             data: Cow::Borrowed(&[1, 2, 3, 4]),
         };
         let mut out = Vec::new();
-        let n = write(&mut out, &hp, &mel, &[b"hi".to_vec()], &[tensor]).expect("in memory");
+        let n = write(
+            &mut out,
+            &hp,
+            &mel,
+            &[b"hi".to_vec()],
+            Weights::F16,
+            &[tensor],
+        )
+        .expect("in memory");
         assert_eq!(n, out.len() as u64);
 
         let words: Vec<i32> = out[..4 * 16]

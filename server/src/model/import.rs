@@ -1,4 +1,4 @@
-//! CTranslate2 Whisper model directory → whisper.cpp ggml f16 file.
+//! CTranslate2 Whisper model directory → whisper.cpp ggml file (f16, or q8_0 matrices).
 
 use std::fs;
 use std::io;
@@ -8,6 +8,7 @@ use super::atomic::AtomicFile;
 use super::ct2::{self, Ct2Error};
 use super::hparams::{self, Hparams};
 use super::mapping::{self, MappingError};
+use super::quantize::{QuantizeError, Weights};
 use super::vocab::{self, VocabError};
 use super::{ggml, mel};
 
@@ -34,6 +35,11 @@ pub enum ImportError {
     Vocabulary { path: PathBuf, source: VocabError },
     #[error("{}: not a JSON object: {message}", path.display())]
     Config { path: PathBuf, message: String },
+    #[error("{}: {source}", path.display())]
+    Quantize {
+        path: PathBuf,
+        source: QuantizeError,
+    },
     #[error("{}: cannot write: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
 }
@@ -47,7 +53,16 @@ pub struct ImportSummary {
     pub bytes: u64,
 }
 
+/// Imports with f16 weights, as whisper.cpp's own converter writes them.
 pub fn import_ct2(input_dir: &Path, output: &Path) -> Result<ImportSummary, ImportError> {
+    import_ct2_as(input_dir, output, Weights::F16)
+}
+
+pub fn import_ct2_as(
+    input_dir: &Path,
+    output: &Path,
+    weights: Weights,
+) -> Result<ImportSummary, ImportError> {
     let [model_path, config_path, tokenizer_path, vocab_path] =
         [MODEL_BIN, CONFIG_JSON, TOKENIZER_JSON, VOCABULARY_TXT].map(|f| input_dir.join(f));
     for path in [&model_path, &config_path, &tokenizer_path, &vocab_path] {
@@ -69,7 +84,15 @@ pub fn import_ct2(input_dir: &Path, output: &Path) -> Result<ImportSummary, Impo
         source,
     };
     let hp = hparams::derive(&model).map_err(tensors_error)?;
-    let tensors = mapping::ggml_tensors(&model, &hp).map_err(tensors_error)?;
+    let tensors = mapping::ggml_tensors(&model, &hp)
+        .map_err(tensors_error)?
+        .into_iter()
+        .map(|tensor| weights.apply(tensor))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| ImportError::Quantize {
+            path: model_path.clone(),
+            source,
+        })?;
 
     let tokens = vocab::parse_lines(&vocab_text);
     let vocab_bytes = vocab::regular_token_bytes(&tokens, hp.n_vocab).map_err(|source| {
@@ -85,7 +108,7 @@ pub fn import_ct2(input_dir: &Path, output: &Path) -> Result<ImportSummary, Impo
 
     let mel = mel::slaney(hp.n_mels);
     let bytes = write_output(output, |w| {
-        ggml::write(w, &hp, &mel, &vocab_bytes, &tensors)
+        ggml::write(w, &hp, &mel, &vocab_bytes, weights, &tensors)
     })?;
     Ok(ImportSummary {
         hparams: hp,

@@ -35,6 +35,8 @@ pub enum MappingError {
 pub enum Element {
     F32,
     F16,
+    /// ggml's q8_0 blocks (`quantize`).
+    Q8_0,
 }
 
 #[derive(Debug)]

@@ -42,6 +42,15 @@ impl Drop for Server {
 impl Server {
     /// Starts the server with tiny.en and `args`, and waits until it is ready.
     pub async fn start(client: &reqwest::Client, args: &[&str]) -> Self {
+        Self::start_with_model(client, &corpus::model(), args).await
+    }
+
+    /// Starts the server with `model` and `args`, and waits until it is ready.
+    pub async fn start_with_model(
+        client: &reqwest::Client,
+        model: &std::path::Path,
+        args: &[&str],
+    ) -> Self {
         let turn = ONE_AT_A_TIME.lock().await;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -50,7 +59,7 @@ impl Server {
         let binary = server_binary();
         let child = Command::new(&binary)
             .arg("--model")
-            .arg(corpus::model())
+            .arg(model)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--log", "warn"])
             .args(args)

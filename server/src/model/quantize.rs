@@ -1,0 +1,172 @@
+//! Weight quantisation with ggml's own quantiser (the code whisper.cpp's `quantize` tool runs).
+//!
+//! Only the 2-D matrices whisper.cpp creates with the model's weight type are quantised: the
+//! linear layers and the token embedding. Convolutions (3-D), biases, norms and positional
+//! embeddings keep their types, as whisper.cpp's loader expects.
+
+use std::borrow::Cow;
+
+use whisper_rs::whisper_rs_sys as sys;
+
+use super::mapping::{Element, Tensor};
+
+/// How the import stores the weight matrices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Weights {
+    /// As the checkpoint holds them (whisper.cpp's own converter does the same).
+    #[default]
+    F16,
+    /// 8-bit blocks of 32 with one f16 scale each: about half the bytes of f16.
+    #[value(name = "q8_0")]
+    Q8_0,
+}
+
+/// ggml's q8_0 block: 32 weights.
+const Q8_0_BLOCK: usize = 32;
+/// Bytes per q8_0 block: an f16 scale and 32 i8.
+const Q8_0_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QuantizeError {
+    #[error("tensor {name:?}: rows of {row} weights are not a whole number of q8_0 blocks of 32")]
+    RowNotBlockAligned { name: String, row: usize },
+    #[error("tensor {name:?}: ggml wrote {written} bytes where {expected} were expected")]
+    UnexpectedSize {
+        name: String,
+        written: usize,
+        expected: usize,
+    },
+}
+
+impl Weights {
+    /// The file header's ftype: ggml's `GGML_QNT_VERSION * GGML_QNT_VERSION_FACTOR` plus the
+    /// `ggml_ftype` for quantised files, plain 1 (mostly f16) otherwise.
+    pub fn ftype(self) -> usize {
+        match self {
+            Self::F16 => 1,
+            Self::Q8_0 => 2 * 1000 + 7,
+        }
+    }
+
+    /// `tensor` as this weight type wants it: quantised when it is a 2-D f16 matrix.
+    pub fn apply<'a>(self, tensor: Tensor<'a>) -> Result<Tensor<'a>, QuantizeError> {
+        match self {
+            Self::Q8_0 if tensor.shape.len() == 2 && tensor.element == Element::F16 => q8_0(tensor),
+            _ => Ok(tensor),
+        }
+    }
+}
+
+fn q8_0(tensor: Tensor<'_>) -> Result<Tensor<'static>, QuantizeError> {
+    let (rows, row) = (tensor.shape[0], tensor.shape[1]);
+    if row % Q8_0_BLOCK != 0 {
+        return Err(QuantizeError::RowNotBlockAligned {
+            name: tensor.name,
+            row,
+        });
+    }
+    let weights: Vec<f32> = tensor
+        .data
+        .chunks_exact(2)
+        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+        .collect();
+    let expected = rows * row / Q8_0_BLOCK * Q8_0_BLOCK_BYTES;
+    let mut out = vec![0u8; expected];
+    // SAFETY: `weights` holds rows * row f32s and `out` the q8_0 size of as many; q8_0 needs
+    // no importance matrix, so null is allowed.
+    let written = unsafe {
+        sys::ggml_quantize_chunk(
+            sys::ggml_type_GGML_TYPE_Q8_0,
+            weights.as_ptr(),
+            out.as_mut_ptr().cast(),
+            0,
+            rows as i64,
+            row as i64,
+            std::ptr::null(),
+        )
+    };
+    if written != expected {
+        return Err(QuantizeError::UnexpectedSize {
+            name: tensor.name,
+            written,
+            expected,
+        });
+    }
+    Ok(Tensor {
+        name: tensor.name,
+        shape: tensor.shape,
+        element: Element::Q8_0,
+        data: Cow::Owned(out),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f16_tensor(shape: Vec<usize>, values: &[f32]) -> Tensor<'static> {
+        Tensor {
+            name: "w".into(),
+            shape,
+            element: Element::F16,
+            data: Cow::Owned(
+                values
+                    .iter()
+                    .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Decodes q8_0 blocks back to f32 (scale times each i8).
+    fn dequantize(data: &[u8]) -> Vec<f32> {
+        data.chunks_exact(Q8_0_BLOCK_BYTES)
+            .flat_map(|block| {
+                let scale = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+                block[2..].iter().map(move |&q| f32::from(q as i8) * scale)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matrices_become_q8_0_within_one_step_of_their_scale() {
+        let values: Vec<f32> = (0..2 * 64).map(|i| ((i as f32) * 0.37).sin()).collect();
+        let q = Weights::Q8_0
+            .apply(f16_tensor(vec![2, 64], &values))
+            .expect("aligned rows");
+        assert_eq!(q.element, Element::Q8_0);
+        assert_eq!(q.data.len(), 4 * Q8_0_BLOCK_BYTES);
+        for (got, want) in dequantize(&q.data).iter().zip(&values) {
+            // A block's scale is its largest magnitude over 127.
+            assert!((got - want).abs() <= 1.0 / 127.0 + 1e-3, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn vectors_convolutions_and_f16_files_are_left_alone() {
+        let bias = f16_tensor(vec![64], &[0.5; 64]);
+        assert_eq!(
+            Weights::Q8_0.apply(bias).map(|t| t.element),
+            Ok(Element::F16)
+        );
+        let conv = f16_tensor(vec![2, 2, 32], &[0.5; 128]);
+        assert_eq!(
+            Weights::Q8_0.apply(conv).map(|t| t.element),
+            Ok(Element::F16)
+        );
+        let matrix = f16_tensor(vec![2, 32], &[0.5; 64]);
+        assert_eq!(
+            Weights::F16.apply(matrix).map(|t| t.element),
+            Ok(Element::F16)
+        );
+    }
+
+    #[test]
+    fn rows_that_are_not_whole_blocks_are_refused() {
+        let odd = f16_tensor(vec![2, 48], &[0.5; 96]);
+        assert!(matches!(
+            Weights::Q8_0.apply(odd),
+            Err(QuantizeError::RowNotBlockAligned { row: 48, .. })
+        ));
+    }
+}
