@@ -122,7 +122,7 @@ impl Metrics {
             )?,
             parallel_windows: IntCounter::new(
                 "whisper_parallel_windows_total",
-                "30 s windows of long audio decoded on several whisper states at once.",
+                "Windows of audio over 30 s decoded independently, cut at pauses: on several whisper states at once, or in a row on one thread.",
             )?,
             fitted_context: IntCounterVec::new(
                 Opts::new(

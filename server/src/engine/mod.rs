@@ -168,8 +168,20 @@ impl Engine {
                     .ok_or_else(|| EngineError::Failed("no whisper state in the slot".into()))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let windows = self.parallel_windows(pcm.len());
         match states.as_mut_slice() {
             [] => Err(EngineError::Failed("no slot to decode on".into())),
+            // One thread gains nothing from whisper.cpp's own windowing, and planned windows
+            // can each try a fitted context: the same work as parallel windows, in a row.
+            [state] if windows > 1 && threads == 1 => {
+                let plan = windows::plan(pcm, windows);
+                if let Some(counter) = &self.parallel_windows {
+                    counter.inc_by(plan.len() as u64);
+                }
+                windowed::decode_windows(&mut [&mut **state], 1, pcm, &plan, |state, t, w| {
+                    self.decode_one(state, t, w, options, abort)
+                })
+            }
             [state] => self.decode_one(state, threads, pcm, options, abort),
             many => {
                 // A multiple of the states, so they all finish together.

@@ -58,6 +58,12 @@ impl<T> Pool<T> {
         self.slots
     }
 
+    /// Whether anyone but the holder of `held` slots has a slot or waits for one.
+    pub fn others_active(&self, held: usize) -> bool {
+        let taken = self.slots - self.permits.available_permits();
+        taken > held || self.waiting.load(Ordering::Acquire) > 0
+    }
+
     /// Joins the wait queue, or fails at once when it is full.
     pub fn enter(self: &Arc<Self>) -> Result<Ticket<T>, QueueFull> {
         let capacity = self.queue_limit + self.permits.available_permits();
@@ -182,6 +188,23 @@ mod tests {
         drop(waiter.await.expect("the waiter ran")?);
         drop(first);
         assert_eq!(pool.inflight.get(), 0);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn others_are_active_while_they_hold_or_wait_for_a_slot() -> Result<(), AcquireError> {
+        let pool = pool(2, 1);
+        let mine = pool.enter().expect("admitted").acquire().await?;
+        assert!(!pool.others_active(1), "alone");
+        let extra = pool.try_slot().expect("free");
+        assert!(!pool.others_active(2), "both slots are mine");
+        drop(extra);
+        let theirs = pool.enter().expect("admitted").acquire().await?;
+        assert!(pool.others_active(1), "another request holds a slot");
+        let _queued = pool.enter().expect("queued");
+        drop(theirs);
+        assert!(pool.others_active(1), "another request waits for a slot");
+        drop(mine);
         Ok(())
     }
 

@@ -43,6 +43,15 @@ impl ThreadGrant {
     pub fn threads(&self) -> usize {
         self.permit.num_permits()
     }
+
+    /// Gives back threads beyond `threads` (at least one is kept).
+    pub fn keep_at_most(&mut self, threads: usize) {
+        let surplus = self.threads().saturating_sub(threads.max(1));
+        if let Some(extra) = self.permit.split(surplus) {
+            self.in_use.sub(surplus as i64);
+            drop(extra);
+        }
+    }
 }
 
 impl Drop for ThreadGrant {
@@ -189,6 +198,19 @@ mod tests {
         assert_eq!(budget.in_use.get(), 2);
         drop(grant);
         assert_eq!(budget.in_use.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_grant_can_give_threads_back_but_keeps_one() {
+        let budget = budget(4);
+        let mut grant = budget.reserve().await;
+        grant.keep_at_most(2);
+        assert_eq!((grant.threads(), budget.in_use.get()), (2, 2));
+        assert_eq!(budget.permits.available_permits(), 2);
+        grant.keep_at_most(0);
+        assert_eq!((grant.threads(), budget.in_use.get()), (1, 1));
+        grant.keep_at_most(3);
+        assert_eq!(grant.threads(), 1, "never grows");
     }
 
     #[tokio::test]

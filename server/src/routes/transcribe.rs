@@ -164,6 +164,11 @@ async fn transcribe(
     }
     engine.threads().top_up(&mut threads, slots.len());
     slots.truncate(threads.threads());
+    // Another request holds or waits for a slot, so it needs threads too: a state gains less
+    // from a second thread than that request gains from running now, so keep one per state.
+    if engine.pool().others_active(slots.len()) {
+        threads.keep_at_most(slots.len());
+    }
 
     let limit = app.limits.timeout_for(audio_seconds);
     let inference_app = app.clone();

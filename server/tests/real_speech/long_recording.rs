@@ -110,6 +110,17 @@ async fn parallel_windows_match_sequential_decoding_of_a_long_real_recording() {
     )
     .await;
     let parallel = decode(&recording, &fixed).await;
+    // One thread, one state: the planned windows in a row instead of whisper.cpp's windowing.
+    let in_a_row = decode(
+        &recording,
+        &["--threads", "1", "--adapt-threads-to-load", "false"],
+    )
+    .await;
+    assert_eq!(
+        in_a_row.windows_in_parallel,
+        (recording.seconds / 30.0).ceil(),
+        "one thread decodes as few windows as whisper needs"
+    );
     assert_eq!(sequential.windows_in_parallel, 0.0);
     // 121 s is too long to fit; the 20 s windows are short enough.
     assert_eq!(sequential.fitted_kept, 0.0);
@@ -125,39 +136,54 @@ async fn parallel_windows_match_sequential_decoding_of_a_long_real_recording() {
 
     let (reference, spans) = reference(&recording);
     let rate = |errors: usize, words: usize| errors as f64 / words.max(1) as f64;
-    let difference = rate(
-        wer::word_errors(&sequential.words, &parallel.words),
-        sequential.words.len(),
-    );
+    let differs = |decoded: &Decoded| {
+        rate(
+            wer::word_errors(&sequential.words, &decoded.words),
+            sequential.words.len(),
+        )
+    };
+    let difference = differs(&parallel);
     let sequential_wer = rate(
         wer::word_errors(&reference, &sequential.words),
         reference.len(),
     );
-    let parallel_wer = rate(
-        wer::word_errors(&reference, &parallel.words),
-        reference.len(),
-    );
+    let wer_of = |decoded: &Decoded| {
+        rate(
+            wer::word_errors(&reference, &decoded.words),
+            reference.len(),
+        )
+    };
+    let parallel_wer = wer_of(&parallel);
     eprintln!(
         "{:.1} s, {} reference words: sequential WER {:.2}%, parallel WER {:.2}%, \
-         parallel differs from sequential by {:.2}% of its words",
+         parallel differs from sequential by {:.2}% of its words; one thread in a row: \
+         WER {:.2}%, differs by {:.2}%",
         recording.seconds,
         reference.len(),
         sequential_wer * 100.0,
         parallel_wer * 100.0,
-        difference * 100.0
+        difference * 100.0,
+        wer_of(&in_a_row) * 100.0,
+        differs(&in_a_row) * 100.0
     );
-    assert!(
-        difference <= MAX_DIFFERENCE,
-        "parallel windows changed {:.2}% of the words",
-        difference * 100.0
-    );
-    assert!(
-        parallel_wer <= sequential_wer + MAX_WER_LOSS,
-        "parallel windows cost accuracy: WER {:.2}% against {:.2}% sequential",
-        parallel_wer * 100.0,
-        sequential_wer * 100.0
-    );
-    for (name, decoded) in [("sequential", &sequential), ("parallel", &parallel)] {
+    for (name, decoded) in [("parallel", &parallel), ("one thread", &in_a_row)] {
+        assert!(
+            differs(decoded) <= MAX_DIFFERENCE,
+            "{name}: windows changed {:.2}% of the words",
+            differs(decoded) * 100.0
+        );
+        assert!(
+            wer_of(decoded) <= sequential_wer + MAX_WER_LOSS,
+            "{name}: windows cost accuracy: WER {:.2}% against {:.2}% sequential",
+            wer_of(decoded) * 100.0,
+            sequential_wer * 100.0
+        );
+    }
+    for (name, decoded) in [
+        ("sequential", &sequential),
+        ("parallel", &parallel),
+        ("one thread", &in_a_row),
+    ] {
         assert!(
             decoded.starts.windows(2).all(|w| w[0] <= w[1]),
             "{name}: word times go backwards"
