@@ -58,10 +58,10 @@ impl<T> Pool<T> {
         self.slots
     }
 
-    /// Whether anyone but the holder of `held` slots has a slot or waits for one.
-    pub fn others_active(&self, held: usize) -> bool {
-        let taken = self.slots - self.permits.available_permits();
-        taken > held || self.waiting.load(Ordering::Acquire) > 0
+    /// Whether another request than the holder of `held` slots holds one (so it runs, or waits
+    /// for threads). Requests queued for a slot do not count: no thread helps them.
+    pub fn others_hold_slots(&self, held: usize) -> bool {
+        self.slots - self.permits.available_permits() > held
     }
 
     /// Joins the wait queue, or fails at once when it is full.
@@ -192,18 +192,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn others_are_active_while_they_hold_or_wait_for_a_slot() -> Result<(), AcquireError> {
-        let pool = pool(2, 1);
+    async fn others_hold_slots_only_while_they_have_one() -> Result<(), AcquireError> {
+        let pool = pool(2, 2);
         let mine = pool.enter().expect("admitted").acquire().await?;
-        assert!(!pool.others_active(1), "alone");
+        assert!(!pool.others_hold_slots(1), "alone");
         let extra = pool.try_slot().expect("free");
-        assert!(!pool.others_active(2), "both slots are mine");
+        assert!(!pool.others_hold_slots(2), "both slots are mine");
+        let _queued = pool.enter().expect("queued");
+        assert!(
+            !pool.others_hold_slots(2),
+            "a request queued for a slot cannot use threads"
+        );
         drop(extra);
         let theirs = pool.enter().expect("admitted").acquire().await?;
-        assert!(pool.others_active(1), "another request holds a slot");
-        let _queued = pool.enter().expect("queued");
+        assert!(pool.others_hold_slots(1), "another request holds a slot");
         drop(theirs);
-        assert!(pool.others_active(1), "another request waits for a slot");
         drop(mine);
         Ok(())
     }

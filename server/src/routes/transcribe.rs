@@ -164,9 +164,9 @@ async fn transcribe(
     }
     engine.threads().top_up(&mut threads, slots.len());
     slots.truncate(threads.threads());
-    // Another request holds or waits for a slot, so it needs threads too: a state gains less
-    // from a second thread than that request gains from running now, so keep one per state.
-    if engine.pool().others_active(slots.len()) {
+    // Another request holds a slot, so it runs or waits for threads: a state gains less from
+    // a second thread than that request gains from running now, so keep one per state.
+    if engine.pool().others_hold_slots(slots.len()) {
         threads.keep_at_most(slots.len());
     }
 
