@@ -19,6 +19,7 @@ deps:
 
 model:
 	scripts/fetch-model.sh tiny.en
+	scripts/fetch-model.sh tiny.en q8_0
 
 build:
 	cargo build --release -p whisper-server -p whisper-operator
