@@ -171,25 +171,19 @@ impl Engine {
         let windows = self.parallel_windows(pcm.len());
         match states.as_mut_slice() {
             [] => Err(EngineError::Failed("no slot to decode on".into())),
-            // One thread gains nothing from whisper.cpp's own windowing, and planned windows
-            // can each try a fitted context: the same work as parallel windows, in a row.
-            [state] if windows > 1 && threads == 1 => {
-                let plan = windows::plan(pcm, windows);
-                if let Some(counter) = &self.parallel_windows {
-                    counter.inc_by(plan.len() as u64);
-                }
-                windowed::decode_windows(&mut [&mut **state], 1, pcm, &plan, |state, t, w| {
-                    self.decode_one(state, t, w, options, abort)
-                })
+            // One state decodes as whisper.cpp does, unless it has long audio and one thread:
+            // whisper.cpp's own windowing gains nothing then, and planned windows can each try
+            // a fitted context (the same work as parallel windows, in a row).
+            [state] if windows == 1 || threads > 1 => {
+                self.decode_one(state, threads, pcm, options, abort)
             }
-            [state] => self.decode_one(state, threads, pcm, options, abort),
-            many => {
+            states => {
                 // A multiple of the states, so they all finish together.
-                let plan = windows::plan(pcm, windows::count_for_workers(pcm.len(), many.len()));
+                let plan = windows::plan(pcm, windows::count_for_workers(pcm.len(), states.len()));
                 if let Some(counter) = &self.parallel_windows {
                     counter.inc_by(plan.len() as u64);
                 }
-                windowed::decode_windows(many, threads, pcm, &plan, |state, threads, window| {
+                windowed::decode_windows(states, threads, pcm, &plan, |state, threads, window| {
                     self.decode_one(state, threads, window, options, abort)
                 })
             }
