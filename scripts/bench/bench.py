@@ -113,10 +113,14 @@ def make_variant(a: argparse.Namespace, t: int, name: str) -> Server:
                   extra_args=variant.args, fields=dict(variant.fields))
 
 
+def runnable(a: argparse.Namespace, name: str) -> bool:
+    """Every variant but q8-0 without a --q8-model."""
+    return bool(a.q8_model) or not SERVER_VARIANTS[name].q8_model
+
+
 def chosen_variants(a: argparse.Namespace) -> list[str]:
-    """--server-variants, less q8-0 when no --q8-model was given."""
-    return [v for v in a.server_variants.split(",")
-            if v and (a.q8_model or not SERVER_VARIANTS[v].q8_model)]
+    """The runnable --server-variants."""
+    return [v for v in a.server_variants.split(",") if v and runnable(a, v)]
 
 
 def server_variants(a: argparse.Namespace, t: int, clips) -> list[Server]:
@@ -261,8 +265,7 @@ def main() -> None:
                    for n, b, th, m, nt in bare_variants]
         configs += [(f"server {t}t", lambda: Server(f"server {t}t", a.server_bin, a.model, t))]
         configs += [(f"server {t}t {v.replace('-', ' ')}", lambda v=v: make_variant(a, t, v))
-                    for v in SERVER_VARIANTS
-                    if a.q8_model or not SERVER_VARIANTS[v].q8_model]
+                    for v in SERVER_VARIANTS if runnable(a, v)]
         configs += [(f"faster-whisper {ct} {t}t",
                      lambda ct=ct: fw(f"faster-whisper {ct} {t}t", ct, t))
                     for ct in ("int8", "float32")]

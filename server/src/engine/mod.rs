@@ -18,7 +18,7 @@ use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperState};
 
 use params::TranscribeOptions;
 use pool::{Pool, Slot};
-use threads::ThreadBudget;
+use threads::{ThreadBudget, ThreadGrant};
 use transcript::Transcript;
 use windowed::ModelInfo;
 
@@ -136,12 +136,41 @@ impl Engine {
     }
 
     /// Windows `samples` of audio decode as in parallel: one per 30 s, or 1 when that is off.
-    pub fn parallel_windows(&self, samples: usize) -> usize {
+    fn parallel_windows(&self, samples: usize) -> usize {
         if self.parallel_windows.is_some() {
             windows::count(samples)
         } else {
             1
         }
+    }
+
+    /// The slots a request for `samples` of audio decodes on, from its `first` slot, and its
+    /// thread grant (`threads().reserve()`) adjusted to them. Long audio takes more slots when
+    /// some are free now (never waiting for them), one thread each at least: threads beyond the
+    /// grant are added even beside busy processes, since single-threaded states do not stall
+    /// each other (`ThreadBudget::top_up`). While another request holds a slot, it runs or
+    /// waits for threads: a state gains less from a second thread than that request gains from
+    /// running now, so the grant keeps one thread per state.
+    pub fn gather_states(
+        &self,
+        first: Slot<WhisperState>,
+        threads: &mut ThreadGrant,
+        samples: usize,
+    ) -> Vec<Slot<WhisperState>> {
+        let wanted = self.parallel_windows(samples).min(self.threads.budget());
+        let mut slots = vec![first];
+        while slots.len() < wanted {
+            match self.pool.try_slot() {
+                Some(extra) => slots.push(extra),
+                None => break,
+            }
+        }
+        self.threads.top_up(threads, slots.len());
+        slots.truncate(threads.threads());
+        if self.pool.others_hold_slots(slots.len()) {
+            threads.keep_at_most(slots.len());
+        }
+        slots
     }
 
     fn model_info(&self) -> ModelInfo {

@@ -8,6 +8,8 @@ use std::borrow::Cow;
 
 use whisper_rs::whisper_rs_sys as sys;
 
+use super::convert;
+use super::ct2::DType;
 use super::mapping::{Element, Tensor};
 
 /// How the import stores the weight matrices.
@@ -30,6 +32,12 @@ const Q8_0_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK;
 pub enum QuantizeError {
     #[error("tensor {name:?}: rows of {row} weights are not a whole number of q8_0 blocks of 32")]
     RowNotBlockAligned { name: String, row: usize },
+    #[error("tensor {name:?}: {bytes} bytes are not the f16 data of shape {shape:?}")]
+    DataSize {
+        name: String,
+        bytes: usize,
+        shape: Vec<usize>,
+    },
     #[error("tensor {name:?}: ggml wrote {written} bytes where {expected} were expected")]
     UnexpectedSize {
         name: String,
@@ -65,11 +73,15 @@ fn q8_0(tensor: Tensor<'_>) -> Result<Tensor<'static>, QuantizeError> {
             row,
         });
     }
-    let weights: Vec<f32> = tensor
-        .data
-        .chunks_exact(2)
-        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-        .collect();
+    // ggml reads rows * row floats: anything shorter must stop here.
+    let Some(weights) = convert::to_f32(DType::F16, &tensor.data).filter(|w| w.len() == rows * row)
+    else {
+        return Err(QuantizeError::DataSize {
+            name: tensor.name,
+            bytes: tensor.data.len(),
+            shape: tensor.shape,
+        });
+    };
     let expected = rows * row / Q8_0_BLOCK * Q8_0_BLOCK_BYTES;
     let mut out = vec![0u8; expected];
     // SAFETY: `weights` holds rows * row f32s and `out` the q8_0 size of as many; q8_0 needs
@@ -159,6 +171,15 @@ mod tests {
             Weights::F16.apply(matrix).map(|t| t.element),
             Ok(Element::F16)
         );
+    }
+
+    #[test]
+    fn data_shorter_than_the_shape_is_refused() {
+        let short = f16_tensor(vec![2, 64], &[0.5; 100]);
+        assert!(matches!(
+            Weights::Q8_0.apply(short),
+            Err(QuantizeError::DataSize { bytes: 200, .. })
+        ));
     }
 
     #[test]

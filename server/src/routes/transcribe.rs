@@ -149,26 +149,7 @@ async fn transcribe(
     let audio_seconds = audio::whisper_seconds(pcm.len());
 
     let mut threads = engine.threads().reserve().await;
-    // Long audio decodes its windows on more states when some are free now (never waiting for
-    // them), one thread each at least: threads beyond the grant are added even beside busy
-    // processes, since single-threaded states do not stall each other (`ThreadBudget::top_up`).
-    let windows = engine
-        .parallel_windows(pcm.len())
-        .min(engine.threads().budget());
-    let mut slots = vec![slot];
-    while slots.len() < windows {
-        match engine.pool().try_slot() {
-            Some(extra) => slots.push(extra),
-            None => break,
-        }
-    }
-    engine.threads().top_up(&mut threads, slots.len());
-    slots.truncate(threads.threads());
-    // Another request holds a slot, so it runs or waits for threads: a state gains less from
-    // a second thread than that request gains from running now, so keep one per state.
-    if engine.pool().others_hold_slots(slots.len()) {
-        threads.keep_at_most(slots.len());
-    }
+    let mut slots = engine.gather_states(slot, &mut threads, pcm.len());
 
     let limit = app.limits.timeout_for(audio_seconds);
     let inference_app = app.clone();
