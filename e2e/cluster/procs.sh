@@ -73,6 +73,18 @@ stop_all() {
   [[ -z "$(our_pids)" ]]
 }
 
+# proc_running NAME: the process start_proc started still runs. Unlike proc_alive it does not
+# ask for our binary: right after start_proc the pid may still be bash or setsid on its way to
+# exec'ing it (a control-plane start once failed that way, reporting an empty log). A zombie
+# counts as gone.
+proc_running() {
+  local f="$STATE/pids/$1.pid" stat rest
+  [[ -f "$f" ]] || return 1
+  read -r stat 2>/dev/null <"/proc/$(cat "$f")/stat" || return 1
+  rest="${stat##*) }"
+  [[ "${rest%% *}" != Z ]]
+}
+
 # wait_for WHAT SECONDS COMMAND...: retries COMMAND every 0.2 s. When WHAT names a process we
 # started, gives up as soon as that process has exited.
 wait_for() {
@@ -80,7 +92,7 @@ wait_for() {
   shift 2
   for ((i = 0; i < secs * 5; i++)); do
     "$@" >/dev/null 2>&1 && return 0
-    if [[ -f "$STATE/pids/$what.pid" ]] && ! proc_alive "$what"; then
+    if [[ -f "$STATE/pids/$what.pid" ]] && ! proc_running "$what"; then
       log "$what exited"
       return 1
     fi
