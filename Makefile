@@ -19,7 +19,6 @@ deps:
 
 model:
 	scripts/fetch-model.sh tiny.en
-	scripts/fetch-model.sh tiny.en q8_0
 
 build:
 	cargo build --release -p whisper-server -p whisper-operator

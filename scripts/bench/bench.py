@@ -31,17 +31,17 @@ class Variant:
     clips: tuple[str, ...]  # the clips it matters for
     args: tuple[str, ...] = ()  # extra server arguments
     fields: tuple[tuple[str, str], ...] = ()  # extra request form fields
-    q8_model: bool = False  # serve --q8-model instead of --model
 
 
 # "sequential windows" turns off decoding a clip over 30 s in windows on several whisper states
 # at once; "full context" turns off the fitted audio context of short clips; "beam 5" asks for
-# beam search; "q8 0" serves the same weights quantised to q8_0 (needs --q8-model).
+# beam search; "f16" runs the model file's f16 matrices as they are (the server quantises them
+# to q8_0 while loading by default).
 SERVER_VARIANTS = {
     "sequential-windows": Variant(("long",), args=("--parallel-windows", "false")),
     "full-context": Variant(("short", "medium"), args=("--fit-audio-context", "false")),
     "beam-5": Variant(("short", "medium"), fields=(("beam_size", "5"),)),
-    "q8-0": Variant(("short", "medium", "long"), q8_model=True),
+    "f16": Variant(("short", "medium", "long"), args=("--weights", "f16")),
 }
 
 
@@ -52,7 +52,6 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--ggml-default-bare-bin", type=Path,
                    help="bench_inference built as whisper.cpp ships (GGML_LLAMAFILE=OFF)")
     p.add_argument("--model", type=Path, required=True, help="ggml tiny.en")
-    p.add_argument("--q8-model", type=Path, help="the same weights quantised to q8_0 (variant q8-0)")
     p.add_argument("--ct2-dir", type=Path, required=True, help="the same weights for CTranslate2")
     p.add_argument("--manifest", type=Path, required=True, help="real-speech corpus manifest")
     p.add_argument("--clips-dir", type=Path, required=True)
@@ -109,18 +108,13 @@ def same_run(results, baseline: str):
 def make_variant(a: argparse.Namespace, t: int, name: str) -> Server:
     variant = SERVER_VARIANTS[name]
     return Server(f"server {t}t {name.replace('-', ' ')}", a.server_bin,
-                  a.q8_model if variant.q8_model else a.model, t,
+                  a.model, t,
                   extra_args=variant.args, fields=dict(variant.fields))
 
 
-def runnable(a: argparse.Namespace, name: str) -> bool:
-    """Every variant but q8-0 without a --q8-model."""
-    return bool(a.q8_model) or not SERVER_VARIANTS[name].q8_model
-
-
 def chosen_variants(a: argparse.Namespace) -> list[str]:
-    """The runnable --server-variants."""
-    return [v for v in a.server_variants.split(",") if v and runnable(a, v)]
+    """The --server-variants, in their order."""
+    return [v for v in a.server_variants.split(",") if v]
 
 
 def server_variants(a: argparse.Namespace, t: int, clips) -> list[Server]:

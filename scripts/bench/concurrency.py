@@ -35,8 +35,9 @@ class Contender:
 
 
 def contenders(a, t: int) -> list[Contender]:
-    def server(slots: int, model=a.model):
-        return lambda _: Server(f"server {t}t slots {slots}", a.server_bin, model, t, slots)
+    def server(slots: int, *extra_args: str):
+        return lambda _: Server(f"server {t}t slots {slots}", a.server_bin, a.model, t, slots,
+                                extra_args=extra_args)
 
     def split_threads(clients: int) -> int:
         """Each of `clients` parallel workers' share of the t threads."""
@@ -51,9 +52,9 @@ def contenders(a, t: int) -> list[Contender]:
                                              compute_type, split_threads(clients),
                                              num_workers=clients)
 
-    q8 = [Contender(f"server {t}t default slots q8_0", server(0, a.q8_model),
-                    lambda _: "--slots 0, q8_0 weights")] if a.q8_model else []
-    return q8 + [
+    return [
+        Contender(f"server {t}t default slots f16", server(0, "--weights", "f16"),
+                  lambda _: "--slots 0, --weights f16"),
         Contender(f"server {t}t 1 slot", server(1), lambda _: "--slots 1"),
         Contender(f"server {t}t default slots", server(0),
                   lambda _: f"--slots 0 (one per thread, sharing {t} threads)"),

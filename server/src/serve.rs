@@ -41,6 +41,7 @@ pub fn engine_config(args: &ServeArgs, cpus: usize) -> EngineConfig {
         adapt_to_load: args.adapt_threads_to_load,
         parallel_windows: args.parallel_windows,
         fit_audio_context: args.fit_audio_context,
+        weights: args.weights,
     }
 }
 
@@ -100,6 +101,7 @@ pub fn load_model(
         adapt_to_load = config.adapt_to_load,
         parallel_windows = config.parallel_windows,
         fit_audio_context = config.fit_audio_context,
+        weights = ?config.weights,
         multilingual = engine.is_multilingual(),
         "model loaded"
     );

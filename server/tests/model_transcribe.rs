@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
-use whisper_server::model::{Weights, import_ct2_as};
+use whisper_server::model::{Weights, import_ct2_as, requantize};
 
 const SENTENCE: &str = "Hello world. The quick brown fox jumps over the lazy dog.";
 const EXPECTED: &str = "Hello world, the quick brown fox jumps over the lazy dog.";
@@ -62,6 +62,26 @@ fn imported_tiny_en_transcribes_flite_speech() {
 #[test]
 fn imported_tiny_en_q8_0_transcribes_flite_speech() {
     assert_eq!(import_and_transcribe(Weights::Q8_0), EXPECTED);
+}
+
+/// The server's load-time quantisation (`--weights q8_0`, its default) of the f16 import gives
+/// the q8_0 import byte for byte, so it runs exactly the weights the test above hears; files
+/// that are already q8_0 load as they are.
+#[test]
+fn quantising_the_f16_import_at_load_gives_the_q8_0_import() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let import = |weights: Weights| {
+        let path = dir.path().join(format!("{weights:?}.bin"));
+        import_ct2_as(&tiny_en::ct2_dir(), &path, weights).expect("import tiny.en");
+        std::fs::read(&path).expect("read the import")
+    };
+    let (f16, q8_0) = (import(Weights::F16), import(Weights::Q8_0));
+    let at_load = requantize(&f16, Weights::Q8_0)
+        .expect("a valid f16 model")
+        .expect("f16 matrices to quantise");
+    assert_eq!(at_load.len(), q8_0.len());
+    assert!(at_load == q8_0, "the bytes differ from the q8_0 import");
+    assert!(matches!(requantize(&q8_0, Weights::Q8_0), Ok(None)));
 }
 
 /// Imports tiny.en with `weights`, checks the file's size, and transcribes flite's sentence.

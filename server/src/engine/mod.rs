@@ -12,10 +12,12 @@ pub mod windows;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
 use prometheus::{IntCounter, IntCounterVec, IntGauge};
 use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperState};
 
+use crate::model::{Weights, requantize};
 use params::TranscribeOptions;
 use pool::{Pool, Slot};
 use threads::{ThreadBudget, ThreadGrant};
@@ -28,6 +30,16 @@ pub enum EngineError {
     Load {
         path: String,
         source: whisper_rs::WhisperError,
+    },
+    #[error("could not read the model {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("could not quantise the model {path}: {source}")]
+    Requantize {
+        path: String,
+        source: crate::model::RequantizeError,
     },
     #[error("inference was aborted")]
     Aborted,
@@ -58,6 +70,8 @@ pub struct EngineConfig {
     pub parallel_windows: bool,
     /// Try short clips with the encoder's context fitted to them first (`fitted`).
     pub fit_audio_context: bool,
+    /// Weight type to run an f16 model file with (`model::requantize`).
+    pub weights: Weights,
 }
 
 /// Gauges the engine keeps current.
@@ -69,6 +83,44 @@ pub struct EngineGauges {
     pub parallel_windows: IntCounter,
     /// Fitted-context decodes by outcome: `kept`, or the `fitted::Suspicion` that discarded it.
     pub fitted_context: IntCounterVec,
+}
+
+/// Loads the model file, its f16 matrices quantised to `weights` first when that differs.
+fn load_context(
+    path: &Path,
+    weights: Weights,
+    params: WhisperContextParameters,
+) -> Result<WhisperContext, EngineError> {
+    let shown = || path.display().to_string();
+    let load_err = |source| EngineError::Load {
+        path: shown(),
+        source,
+    };
+    if weights == Weights::F16 {
+        return WhisperContext::new_with_params(path, params).map_err(load_err);
+    }
+    let started = Instant::now();
+    let file = std::fs::read(path).map_err(|source| EngineError::Read {
+        path: shown(),
+        source,
+    })?;
+    let requantized = requantize(&file, weights).map_err(|source| EngineError::Requantize {
+        path: shown(),
+        source,
+    })?;
+    let Some(buffer) = requantized else {
+        tracing::info!(model = %shown(), "the model file is not plain f16: loading it as it is");
+        return WhisperContext::new_from_buffer_with_params(&file, params).map_err(load_err);
+    };
+    drop(file);
+    tracing::info!(
+        model = %shown(),
+        weights = ?weights,
+        bytes = buffer.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "quantised the model's f16 matrices"
+    );
+    WhisperContext::new_from_buffer_with_params(&buffer, params).map_err(load_err)
 }
 
 impl Engine {
@@ -85,7 +137,7 @@ impl Engine {
             use_gpu: cfg!(feature = "cuda"),
             ..Default::default()
         };
-        let context = WhisperContext::new_with_params(path, context_params).map_err(load_err)?;
+        let context = load_context(path, config.weights, context_params)?;
         let states = (0..config.slots.max(1))
             .map(|_| context.create_state())
             .collect::<Result<Vec<_>, _>>()

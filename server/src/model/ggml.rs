@@ -6,11 +6,13 @@
 use std::io::{self, Write};
 
 use super::hparams::Hparams;
-use super::mapping::{Element, Tensor};
+use super::mapping::Tensor;
 use super::mel::MelFilters;
 use super::quantize::Weights;
 
-const MAGIC: u32 = 0x6767_6d6c;
+pub(super) const MAGIC: u32 = 0x6767_6d6c;
+/// Byte offset of the ftype: after the magic and the other 10 hyper-parameters.
+pub(super) const FTYPE_OFFSET: usize = 4 + 10 * 4;
 
 /// Writes a complete model; returns the number of bytes written.
 pub fn write<W: Write + ?Sized>(
@@ -39,19 +41,38 @@ pub fn write<W: Write + ?Sized>(
     }
 
     for tensor in tensors {
-        w.i32(tensor.shape.len())?;
-        w.i32(tensor.name.len())?;
-        w.i32(match tensor.element {
-            Element::F32 => 0,
-            Element::F16 => 1,
-            Element::Q8_0 => 8,
-        })?;
-        // ggml lists dimensions innermost first.
-        for &dim in tensor.shape.iter().rev() {
-            w.i32(dim)?;
-        }
-        w.bytes(tensor.name.as_bytes())?;
-        w.bytes(&tensor.data)?;
+        write_tensor(&mut w, tensor)?;
+    }
+    Ok(w.written)
+}
+
+/// Writes one tensor record: its header, then its data.
+fn write_tensor<W: Write + ?Sized>(w: &mut Counting<'_, W>, tensor: &Tensor) -> io::Result<()> {
+    w.i32(tensor.shape.len())?;
+    w.i32(tensor.name.len())?;
+    w.i32(tensor.element.ggml_type())?;
+    // ggml lists dimensions innermost first.
+    for &dim in tensor.shape.iter().rev() {
+        w.i32(dim)?;
+    }
+    w.bytes(tensor.name.as_bytes())?;
+    w.bytes(&tensor.data)
+}
+
+/// Writes `header` (a model file's bytes before its first tensor) with its ftype set to
+/// `weights`, then `tensors`: an existing model re-encoded (`requantize`).
+pub fn rewrite<W: Write + ?Sized>(
+    out: &mut W,
+    header: &[u8],
+    weights: Weights,
+    tensors: &[Tensor],
+) -> io::Result<u64> {
+    let mut w = Counting { out, written: 0 };
+    w.bytes(&header[..FTYPE_OFFSET])?;
+    w.i32(weights.ftype())?;
+    w.bytes(&header[FTYPE_OFFSET + 4..])?;
+    for tensor in tensors {
+        write_tensor(&mut w, tensor)?;
     }
     Ok(w.written)
 }
@@ -83,6 +104,7 @@ impl<W: Write + ?Sized> Counting<'_, W> {
 mod tests {
     use std::borrow::Cow;
 
+    use super::super::mapping::Element;
     use super::*;
 
     #[test]

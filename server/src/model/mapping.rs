@@ -39,6 +39,26 @@ pub enum Element {
     Q8_0,
 }
 
+impl Element {
+    /// The `ggml_type` number a model file stores for this element type.
+    pub fn ggml_type(self) -> usize {
+        match self {
+            Self::F32 => 0,
+            Self::F16 => 1,
+            Self::Q8_0 => 8,
+        }
+    }
+
+    /// Bytes of `elements` values of this type (q8_0: whole blocks of 32).
+    pub fn bytes_for(self, elements: usize) -> usize {
+        match self {
+            Self::F32 => elements.saturating_mul(4),
+            Self::F16 => elements.saturating_mul(2),
+            Self::Q8_0 => elements.div_ceil(32).saturating_mul(34),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Tensor<'a> {
     pub name: String,

@@ -2,24 +2,30 @@
 //!
 //! One file per idea: `ct2` reads CTranslate2's `model.bin`, `hparams` and `mapping` turn its
 //! variables into whisper.cpp's tensors, `vocab` decodes the tokenizer, `mel` computes the filter
-//! bank, `quantize` turns matrices into q8_0, `ggml` writes the file, `import` ties them together; `fetch` downloads and verifies.
+//! bank, `quantize` turns matrices into q8_0, `ggml` writes the file, `import` ties them together;
+//! `ggml_read` splits an existing file and `requantize` re-encodes it at load; `fetch` downloads
+//! and verifies.
 
 mod atomic;
 mod convert;
 mod ct2;
 mod fetch;
 mod ggml;
+mod ggml_read;
 mod hparams;
 mod import;
 mod mapping;
 mod mel;
 mod quantize;
+mod requantize;
 mod vocab;
 
 pub use ct2::{Ct2Error, DType};
 pub use fetch::{FetchError, FetchOutcome, fetch_model};
+pub use ggml_read::GgmlReadError;
 pub use hparams::Hparams;
 pub use import::{ImportError, ImportSummary, import_ct2, import_ct2_as};
 pub use mapping::MappingError;
 pub use quantize::{QuantizeError, Weights};
+pub use requantize::{RequantizeError, requantize};
 pub use vocab::VocabError;

@@ -36,16 +36,6 @@ pub fn model() -> PathBuf {
     )
 }
 
-/// The same weights with q8_0 matrices (`scripts/fetch-model.sh tiny.en q8_0`).
-pub fn q8_0_model() -> PathBuf {
-    let cache = home().join(".cache/whisper-operator");
-    find_file(
-        "WHISPER_TEST_Q8_MODEL",
-        &[cache.join("models/ggml-tiny.en-q8_0.bin")],
-        "no tiny.en q8_0 model: run scripts/fetch-model.sh tiny.en q8_0",
-    )
-}
-
 fn manifest() -> PathBuf {
     find_file(
         "WHISPER_SPEECH_MANIFEST",
