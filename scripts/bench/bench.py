@@ -259,7 +259,7 @@ def main() -> None:
                    for n, b, th, m, nt in bare_variants]
         configs += [(f"server {t}t", lambda: Server(f"server {t}t", a.server_bin, a.model, t))]
         configs += [(f"server {t}t {v.replace('-', ' ')}", lambda v=v: make_variant(a, t, v))
-                    for v in SERVER_VARIANTS if runnable(a, v)]
+                    for v in SERVER_VARIANTS]
         configs += [(f"faster-whisper {ct} {t}t",
                      lambda ct=ct: fw(f"faster-whisper {ct} {t}t", ct, t))
                     for ct in ("int8", "float32")]
