@@ -350,3 +350,30 @@ async fn a_busy_core_elsewhere_costs_a_request_one_thread() {
         "long audio beside a busy core: one thread per state at least"
     );
 }
+
+/// A model file cut short exits the process with an error naming the file and where it ends,
+/// both when the server quantises it while loading (the default) and when whisper.cpp reads it.
+#[tokio::test]
+async fn a_truncated_model_file_stops_the_server_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = std::fs::read(fixtures::model()).expect("read the test model");
+    let cut = dir.path().join("cut.bin");
+    std::fs::write(&cut, &model[..model.len() / 2]).expect("write the cut model");
+    for (weights, says) in [
+        ("q8_0", "could not quantise the model"),
+        ("f16", "could not load the model"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_whisper-server"))
+            .arg("--model")
+            .arg(&cut)
+            .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+            .args(["--weights", weights, "--log", "warn"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot start whisper-server: {e}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "--weights {weights}: {stderr}");
+        assert!(stderr.contains(says), "--weights {weights}: {stderr}");
+        assert!(stderr.contains("cut.bin"), "--weights {weights}: {stderr}");
+    }
+}
