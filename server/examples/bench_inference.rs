@@ -44,8 +44,9 @@ struct Args {
     parallel_states: usize,
 }
 
-/// Encoder frames for a clip of `samples` plus `margin`, capped at the full context (the
-/// server's `fitted::audio_ctx` with any margin and no saving threshold).
+/// Encoder frames for a clip of `samples` plus `margin`, capped at the full context. Unlike the
+/// server's `fitted::audio_ctx` it applies no saving threshold and does not round up to 16
+/// frames, so the margins measured here (docs/benchmarks.md) are exactly the ones named.
 fn fitted_audio_ctx(samples: usize, margin: usize) -> usize {
     (clip_frames(samples) + margin).min(FULL_AUDIO_CTX)
 }

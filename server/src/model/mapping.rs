@@ -39,6 +39,11 @@ pub enum Element {
     Q8_0,
 }
 
+/// ggml's q8_0 block: 32 weights.
+pub(super) const Q8_0_BLOCK: usize = 32;
+/// Bytes per q8_0 block: an f16 scale and 32 i8.
+pub(super) const Q8_0_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK;
+
 impl Element {
     /// The `ggml_type` number a model file stores for this element type.
     pub fn ggml_type(self) -> usize {
@@ -54,7 +59,9 @@ impl Element {
         match self {
             Self::F32 => elements.saturating_mul(4),
             Self::F16 => elements.saturating_mul(2),
-            Self::Q8_0 => elements.div_ceil(32).saturating_mul(34),
+            Self::Q8_0 => elements
+                .div_ceil(Q8_0_BLOCK)
+                .saturating_mul(Q8_0_BLOCK_BYTES),
         }
     }
 }

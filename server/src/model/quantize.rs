@@ -10,7 +10,7 @@ use whisper_rs::whisper_rs_sys as sys;
 
 use super::convert;
 use super::ct2::DType;
-use super::mapping::{Element, Tensor};
+use super::mapping::{Element, Q8_0_BLOCK, Tensor};
 
 /// How the import stores the weight matrices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -22,11 +22,6 @@ pub enum Weights {
     #[value(name = "q8_0")]
     Q8_0,
 }
-
-/// ggml's q8_0 block: 32 weights.
-const Q8_0_BLOCK: usize = 32;
-/// Bytes per q8_0 block: an f16 scale and 32 i8.
-const Q8_0_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum QuantizeError {
@@ -92,7 +87,7 @@ fn q8_0(tensor: Tensor<'_>) -> Result<Tensor<'static>, QuantizeError> {
             shape: tensor.shape,
         });
     };
-    let expected = rows * row / Q8_0_BLOCK * Q8_0_BLOCK_BYTES;
+    let expected = Element::Q8_0.bytes_for(rows * row);
     let mut out = vec![0u8; expected];
     // SAFETY: `weights` holds rows * row f32s and `out` the q8_0 size of as many; q8_0 needs
     // no importance matrix, so null is allowed.
@@ -124,6 +119,7 @@ fn q8_0(tensor: Tensor<'_>) -> Result<Tensor<'static>, QuantizeError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::mapping::Q8_0_BLOCK_BYTES;
     use super::*;
 
     fn f16_tensor(shape: Vec<usize>, values: &[f32]) -> Tensor<'static> {

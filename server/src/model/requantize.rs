@@ -6,9 +6,6 @@ use super::ggml_read::{self, GgmlReadError};
 use super::mapping::Tensor;
 use super::quantize::{QuantizeError, Weights};
 
-/// The ftype of a plain f16 model file (whisper.cpp's converter writes these).
-const F16_FTYPE: i32 = 1;
-
 #[derive(Debug, thiserror::Error)]
 pub enum RequantizeError {
     #[error(transparent)]
@@ -23,7 +20,10 @@ pub enum RequantizeError {
 /// `file` re-encoded with `weights`, or `None` when it is to be loaded as it is: f16 asked
 /// for, or a file that is not plain f16 (already quantised, or f32), which is left alone.
 pub fn requantize(file: &[u8], weights: Weights) -> Result<Option<Vec<u8>>, RequantizeError> {
-    if weights == Weights::F16 || ggml_read::ftype(file)? != F16_FTYPE {
+    if weights == Weights::F16 {
+        return Ok(None);
+    }
+    if usize::try_from(ggml_read::ftype(file)?) != Ok(Weights::F16.ftype()) {
         return Ok(None);
     }
     let parsed = ggml_read::read(file)?;
