@@ -84,7 +84,12 @@ fn transcribe_windowed(
     let mut states: Vec<&mut WhisperState> = states.iter_mut().collect();
     let info = windowed::ModelInfo { eot: model.eot };
     let started = Instant::now();
-    let plan = windows::plan(pcm, windows::count_for_workers(pcm.len(), states.len()));
+    let max = windows::MAX_WINDOW_SAMPLES;
+    let plan = windows::plan(
+        pcm,
+        windows::count_for_workers(pcm.len(), states.len(), max),
+        max,
+    );
     // Full audio context in every window: the bare baseline has no fitted context.
     let transcript =
         windowed::decode_windows(&mut states, threads, pcm, &plan, |state, t, window| {

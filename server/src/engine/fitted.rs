@@ -47,6 +47,12 @@ pub fn audio_ctx(samples: usize) -> Option<usize> {
     (frames as f64 <= FULL_AUDIO_CTX as f64 * (1.0 - MIN_SAVING)).then_some(frames)
 }
 
+/// The longest clip `audio_ctx` fits (21.44 s): windows of long audio are planned within it.
+pub fn max_clip_samples() -> usize {
+    let max_ctx = (FULL_AUDIO_CTX as f64 * (1.0 - MIN_SAVING)) as usize;
+    (max_ctx / CTX_ALIGN * CTX_ALIGN - MARGIN_FRAMES) * SAMPLES_PER_FRAME
+}
+
 /// Why a fitted decode was not kept: the `reason` label of the fallback counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Suspicion {
@@ -193,6 +199,13 @@ mod tests {
         // 22 s + margin is more than four fifths of the window: not worth it.
         assert_eq!(audio_ctx(22 * 16_000), None);
         assert_eq!(audio_ctx(60 * 16_000), None);
+    }
+
+    #[test]
+    fn the_longest_fitted_clip_is_the_edge_of_audio_ctx() {
+        assert_eq!(max_clip_samples(), 343_040);
+        assert_eq!(audio_ctx(max_clip_samples()), Some(1200));
+        assert_eq!(audio_ctx(max_clip_samples() + 1), None);
     }
 
     #[test]

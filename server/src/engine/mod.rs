@@ -225,6 +225,19 @@ impl Engine {
         slots
     }
 
+    /// Where to cut `pcm` for `workers` states. With fitted contexts on, windows of about 10 s
+    /// (`windows::FITTED_TARGET_SAMPLES`), none past what a fitted context takes; otherwise as
+    /// few full 30 s windows as the workers allow, since each costs a whole encoder pass.
+    fn plan_windows(&self, pcm: &[f32], workers: usize) -> Vec<std::ops::Range<usize>> {
+        let (target, max_window) = if self.fitted_context.is_some() {
+            (windows::FITTED_TARGET_SAMPLES, fitted::max_clip_samples())
+        } else {
+            (windows::MAX_WINDOW_SAMPLES, windows::MAX_WINDOW_SAMPLES)
+        };
+        let count = windows::count_for_workers(pcm.len(), workers, target);
+        windows::plan(pcm, count, max_window)
+    }
+
     fn model_info(&self) -> ModelInfo {
         ModelInfo {
             eot: self.context.token_eot(),
@@ -260,7 +273,7 @@ impl Engine {
             }
             states => {
                 // A multiple of the states, so they all finish together.
-                let plan = windows::plan(pcm, windows::count_for_workers(pcm.len(), states.len()));
+                let plan = self.plan_windows(pcm, states.len());
                 if let Some(counter) = &self.parallel_windows {
                     counter.inc_by(plan.len() as u64);
                 }

@@ -9,6 +9,12 @@ use crate::audio::WHISPER_SAMPLE_RATE;
 const RATE: usize = WHISPER_SAMPLE_RATE as usize;
 /// whisper's encoder sees 30 s at a time.
 pub const MAX_WINDOW_SAMPLES: usize = 30 * RATE;
+/// Window length to aim for when windows decode with a fitted audio context: the encoder's
+/// cost grows faster than its context (attention is quadratic in it) and the decoder's cross
+/// attention reads all of it, so shorter windows cost less per second of audio. On the 121 s
+/// benchmark clip, 2 states: 10 s windows 2.89 s, 12 s 3.14 s, 20 s 3.28 s (medians of 6);
+/// the long-recording test's WER was no worse at any of them (docs/benchmarks.md).
+pub const FITTED_TARGET_SAMPLES: usize = 10 * RATE;
 /// How far a cut may move from its balanced position to find a pause.
 const SEARCH_SAMPLES: usize = 4 * RATE;
 /// Energy is summed per 20 ms frame.
@@ -21,18 +27,21 @@ pub fn count(samples: usize) -> usize {
     samples.div_ceil(MAX_WINDOW_SAMPLES).max(1)
 }
 
-/// Windows for `samples` decoded by `workers` at once: a multiple of `workers`, so none of
-/// them idles while another decodes a last odd window; shorter windows also decode faster with
-/// a fitted audio context.
-pub fn count_for_workers(samples: usize, workers: usize) -> usize {
-    count(samples).next_multiple_of(workers.max(1))
+/// Windows of about `target` samples (at most 30 s) for `samples` decoded by `workers` at
+/// once: a multiple of `workers`, so none of them idles while another decodes a last odd window.
+pub fn count_for_workers(samples: usize, workers: usize, target: usize) -> usize {
+    samples
+        .div_ceil(target.clamp(1, MAX_WINDOW_SAMPLES))
+        .max(count(samples))
+        .next_multiple_of(workers.max(1))
 }
 
-/// `windows` consecutive ranges covering all of `pcm` (at least `count(pcm.len())`, and at most
-/// one per 20 ms), each at most 30 s.
-pub fn plan(pcm: &[f32], windows: usize) -> Vec<Range<usize>> {
+/// `windows` consecutive ranges covering all of `pcm` (at least as many as windows of
+/// `max_window` samples need, at most 30 s each, and at most one per 20 ms).
+pub fn plan(pcm: &[f32], windows: usize, max_window: usize) -> Vec<Range<usize>> {
+    let max_window = max_window.clamp(QUIET_FRAMES * FRAME_SAMPLES, MAX_WINDOW_SAMPLES);
     let mut left = windows
-        .max(count(pcm.len()))
+        .max(pcm.len().div_ceil(max_window))
         .min(pcm.len() / FRAME_SAMPLES)
         .max(1);
     let mut planned = Vec::new();
@@ -42,11 +51,10 @@ pub fn plan(pcm: &[f32], windows: usize) -> Vec<Range<usize>> {
         let balanced_len = remaining / left;
         let balanced = start + balanced_len;
         // Stay within the middle of the balanced window, never cut so early that the rest
-        // needs more than `left - 1` windows, nor past 30 s.
+        // needs more than `left - 1` windows, nor past `max_window`.
         let reach = SEARCH_SAMPLES.min(balanced_len / 2);
-        let earliest =
-            (balanced - reach).max(pcm.len().saturating_sub((left - 1) * MAX_WINDOW_SAMPLES));
-        let latest = (balanced + reach).min(start + MAX_WINDOW_SAMPLES);
+        let earliest = (balanced - reach).max(pcm.len().saturating_sub((left - 1) * max_window));
+        let latest = (balanced + reach).min(start + max_window);
         let cut = quietest_point(pcm, earliest..latest, balanced).unwrap_or(balanced);
         planned.push(start..cut);
         start = cut;
@@ -121,15 +129,15 @@ mod tests {
     #[test]
     fn short_audio_is_one_window() {
         let pcm = vec![0.1; 10 * RATE];
-        assert_eq!(plan(&pcm, 1), vec![0..pcm.len()]);
-        assert_eq!(plan(&[], 4), vec![0..0]);
+        assert_eq!(plan(&pcm, 1, MAX_WINDOW_SAMPLES), vec![0..pcm.len()]);
+        assert_eq!(plan(&[], 4, MAX_WINDOW_SAMPLES), vec![0..0]);
     }
 
     #[test]
     fn cuts_in_the_pause_nearest_the_balanced_point() {
         // 50 s: two windows, balanced at 25 s; the pause at 27 s is within reach, 35 s is not.
         let pcm = tone_with_gaps(50.0, &[27.0, 35.0]);
-        let windows = plan(&pcm, 2);
+        let windows = plan(&pcm, 2, MAX_WINDOW_SAMPLES);
         assert_covers(&windows, pcm.len());
         assert_eq!(windows.len(), 2);
         let cut = windows[0].end as f64 / RATE as f64;
@@ -140,7 +148,7 @@ mod tests {
     fn uses_as_few_windows_as_whisper_and_never_exceeds_30_s() {
         for seconds in [30.5, 59.0, 60.0, 61.0, 121.0, 300.0] {
             let pcm = tone_with_gaps(seconds, &[]);
-            let windows = plan(&pcm, 1);
+            let windows = plan(&pcm, 1, MAX_WINDOW_SAMPLES);
             assert_covers(&windows, pcm.len());
             assert_eq!(windows.len(), count(pcm.len()), "{seconds} s");
         }
@@ -148,11 +156,12 @@ mod tests {
 
     #[test]
     fn windows_come_in_multiples_of_the_workers_and_balance() {
-        assert_eq!(count_for_workers(121 * RATE, 2), 6);
-        assert_eq!(count_for_workers(35 * RATE, 2), 2);
-        assert_eq!(count_for_workers(35 * RATE, 0), 2);
+        let max = MAX_WINDOW_SAMPLES;
+        assert_eq!(count_for_workers(121 * RATE, 2, max), 6);
+        assert_eq!(count_for_workers(35 * RATE, 2, max), 2);
+        assert_eq!(count_for_workers(35 * RATE, 0, max), 2);
         let pcm = tone_with_gaps(121.0, &[]);
-        let windows = plan(&pcm, count_for_workers(pcm.len(), 2));
+        let windows = plan(&pcm, count_for_workers(pcm.len(), 2, max), max);
         assert_covers(&windows, pcm.len());
         assert_eq!(windows.len(), 6);
         for w in &windows {
@@ -162,10 +171,36 @@ mod tests {
     }
 
     #[test]
+    fn no_window_passes_the_given_maximum_even_for_a_pause() {
+        // 40 s in two windows of at most 21.44 s: the pause at 22.5 s is within reach of the
+        // balanced cut (20 s) but would leave a first window too long for a fitted context.
+        let max = 343_040;
+        let pcm = tone_with_gaps(40.0, &[22.5]);
+        let windows = plan(&pcm, 2, max);
+        assert_covers(&windows, pcm.len());
+        assert_eq!(windows.len(), 2);
+        assert!(windows.iter().all(|w| w.len() <= max), "{windows:?}");
+        // Too few windows asked for: as many as the maximum needs.
+        let long = tone_with_gaps(121.0, &[]);
+        let windows = plan(&long, 2, max);
+        assert_eq!(windows.len(), 6);
+        assert!(windows.iter().all(|w| w.len() <= max), "{windows:?}");
+    }
+
+    #[test]
+    fn a_shorter_target_gives_more_windows_in_multiples_of_the_workers() {
+        assert_eq!(count_for_workers(121 * RATE, 2, 10 * RATE), 14);
+        assert_eq!(count_for_workers(121 * RATE, 1, 10 * RATE), 13);
+        assert_eq!(count_for_workers(35 * RATE, 2, 10 * RATE), 4);
+        // Never fewer than 30 s windows need, whatever the target.
+        assert_eq!(count_for_workers(121 * RATE, 1, 60 * RATE), 5);
+    }
+
+    #[test]
     fn more_windows_than_frames_is_capped() {
-        assert_eq!(plan(&[0.0; 100], 8), vec![0..100]);
+        assert_eq!(plan(&[0.0; 100], 8, MAX_WINDOW_SAMPLES), vec![0..100]);
         let three_frames = [0.0; 3 * FRAME_SAMPLES];
-        let windows = plan(&three_frames, 8);
+        let windows = plan(&three_frames, 8, MAX_WINDOW_SAMPLES);
         assert_covers(&windows, three_frames.len());
         assert_eq!(windows.len(), 3);
     }
@@ -174,7 +209,7 @@ mod tests {
     fn a_late_pause_cannot_force_an_extra_window() {
         // 59 s needs two windows; a cut before 29 s would leave more than 30 s.
         let pcm = tone_with_gaps(59.0, &[25.5]);
-        let windows = plan(&pcm, 2);
+        let windows = plan(&pcm, 2, MAX_WINDOW_SAMPLES);
         assert_covers(&windows, pcm.len());
         assert_eq!(windows.len(), 2);
     }
