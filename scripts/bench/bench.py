@@ -19,7 +19,7 @@ from pathlib import Path
 import concurrency
 from clips import make_clips
 from engines import Bare, FasterWhisper, Server
-from measure import cpu_hog, manifest_wer, ratio, rotated
+from measure import cpu_hog, manifest_wer, ratio, shuffled_rounds
 from wer import corpus_wer
 
 SECTIONS = ("idle", "hog", "concurrency", "levers", "wer")
@@ -66,7 +66,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--margins", default="64,128,256", help="audio context margins (frames)")
     p.add_argument("--wer-configs", help="comma-separated configuration names to run in the "
                    "wer section (default: every one)")
-    p.add_argument("--requests-per-client", type=int, default=4)
+    p.add_argument("--requests-per-client", type=int, default=3,
+                   help="fewest requests each client sends per cell; short clips send more "
+                   "(concurrency.requests_per_client)")
     p.add_argument("--out", type=Path, help="also write the report here")
     p.add_argument("--json", type=Path, help="raw timings and transcripts")
     return p.parse_args()
@@ -161,7 +163,7 @@ def main() -> None:
     raw: dict[str, dict] = {}
     report.add("# whisper-server benchmark", "",
                f"- machine: {machine()}",
-               f"- threads: {t}; runs per cell: {a.runs} (median; engine order rotated; "
+               f"- threads: {t}; runs per cell: {a.runs} (median; engine order shuffled each round; "
                "one warm-up discarded)",
                "- clips: " + ", ".join(f"{c.name} {c.seconds:.1f} s" for c in all_clips),
                f"- model: {a.model.name} (ggml f16) and {a.ct2_dir} (CTranslate2) - same weights",
@@ -174,7 +176,7 @@ def main() -> None:
         """Measures, then reports ratios against the named engines of this same run (and any
         `extra` baseline columns)."""
         with cpu_hog() if hog else contextlib.nullcontext():
-            results = rotated(engines, clip_set, a.runs)
+            results = shuffled_rounds(engines, clip_set, a.runs)
         raw[title] = {f"{e}|{c}": vars(v) for (e, c), v in results.items()}
         baselines = {label: same_run(results, name) for label, name in baselines.items()}
         baselines |= extra or {}
@@ -214,7 +216,8 @@ def main() -> None:
         report.add("## Concurrent clients", "", *concurrency.intro(t))
         contenders = concurrency.contenders(a, t)
         for clip in concurrency_clips:
-            concurrency.run_clip(contenders, clip, a.requests_per_client, report.add,
+            per_client = concurrency.requests_per_client(clip, a.requests_per_client)
+            concurrency.run_clip(contenders, clip, per_client, report.add,
                                  raw.setdefault("concurrency", {}))
 
     # (name, binary, threads, audio context margin, no timestamps). A cut audio context needs

@@ -1,6 +1,7 @@
 """The concurrency section: every engine as its users would run it for 1, 2 and 4 clients at once,
 each client a thread sending requests back to back (measure.concurrent_clients)."""
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -8,6 +9,9 @@ from engines import BareProcesses, FasterWhisper, Server
 from measure import Load, concurrent_clients, ratio
 
 CLIENTS = (1, 2, 4)
+# Audio each client sends per cell, at least: a few requests of a 4.5 s clip last under a
+# second and swung the throughput ratios by 20% from run to run.
+AUDIO_SECONDS_PER_CLIENT = 60.0
 HEAD = ("| engine | clients | run as | requests/s | audio s per s | p50 latency s | "
         "x own 1 client | x best 1 client |", "|---|---|---|---|---|---|---|---|")
 
@@ -65,6 +69,11 @@ def contenders(a, t: int) -> list[Contender]:
         Contender(f"faster-whisper float32 {t}t", fw("float32"),
                   lambda c: f"num_workers {c} x cpu_threads {split_threads(c)}"),
     ]
+
+
+def requests_per_client(clip, fewest: int) -> int:
+    """Requests each client sends per cell: `fewest`, or more for short clips."""
+    return max(fewest, math.ceil(AUDIO_SECONDS_PER_CLIENT / clip.seconds))
 
 
 def measure(contender: Contender, clip, clients: int, per_client: int) -> Load:

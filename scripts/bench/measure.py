@@ -1,6 +1,7 @@
-"""Measurements: rotated medians, a CPU hog beside them, concurrent clients, corpus WER."""
+"""Measurements: medians in shuffled order, a CPU hog beside them, concurrent clients, corpus WER."""
 
 import contextlib
+import random
 import statistics
 import subprocess
 import threading
@@ -31,18 +32,22 @@ def ratio(a: float, b: float | None) -> str:
 # for a while after their work) must not be the next one's neighbour, and the server's CPU load
 # sampler must not count them as another process's load.
 SETTLE_SECONDS = 0.5
+# Seed of the engine order in `shuffled_rounds`.
+ORDER_SEED = 6
 
 
-def rotated(engines, clips, runs: int) -> dict[tuple[str, str], Timings]:
-    """Every engine on every clip, `runs` times; the engine order rotates each round so no
-    engine always runs first (cache, turbo, a neighbour's build) and one warm-up is discarded."""
+def shuffled_rounds(engines, clips, runs: int) -> dict[tuple[str, str], Timings]:
+    """Every engine on every clip, `runs` times, in a new order each round (shuffled with a
+    fixed seed, so reruns repeat it): no engine always runs first (cache, turbo, a neighbour's
+    build) or always right after the same one (an engine that oversubscribes the cores leaves
+    the next one a slow start). One warm-up per engine and clip is discarded."""
     for engine in engines:
         for clip in clips:
             engine.transcribe(clip.path)
     results = {(e.name, c.name): Timings() for e in engines for c in clips}
-    for round_ in range(runs):
-        k = round_ % len(engines)
-        for engine in engines[k:] + engines[:k]:
+    order = random.Random(ORDER_SEED)
+    for _ in range(runs):
+        for engine in order.sample(engines, len(engines)):
             for clip in clips:
                 time.sleep(SETTLE_SECONDS)
                 seconds, text = engine.transcribe(clip.path)

@@ -91,10 +91,14 @@ fn transcribe_windowed(
         max,
     );
     // Full audio context in every window: the bare baseline has no fitted context.
-    let transcript =
-        windowed::decode_windows(&mut states, threads, pcm, &plan, |state, t, window| {
-            windowed::decode(state, info, t, window, &options, &abort, None)
-        })?;
+    let transcript = windowed::decode_windows(
+        &mut states,
+        threads,
+        pcm,
+        &plan,
+        &abort,
+        |state, t, window| windowed::decode(state, info, t, window, &options, &abort, None),
+    )?;
     Ok((started.elapsed().as_secs_f64(), transcript.text()))
 }
 

@@ -265,20 +265,18 @@ impl Engine {
         let windows = self.parallel_windows(pcm.len());
         match states.as_mut_slice() {
             [] => Err(EngineError::Failed("no slot to decode on".into())),
-            // One state decodes as whisper.cpp does, unless it has long audio and one thread:
-            // whisper.cpp's own windowing gains nothing then, and planned windows can each try
-            // a fitted context (the same work as parallel windows, in a row).
-            [state] if windows == 1 || threads > 1 => {
-                self.decode_one(state, threads, pcm, options, abort)
-            }
+            // Audio whisper sees at once decodes as whisper.cpp does. Longer audio on one
+            // state takes the planned windows in a row: each tries a fitted context, where
+            // whisper.cpp's own 30 s windows always run the full one.
+            [state] if windows == 1 => self.decode_one(state, threads, pcm, options, abort),
             states => {
                 // A multiple of the states, so they all finish together.
                 let plan = self.plan_windows(pcm, states.len());
                 if let Some(counter) = &self.parallel_windows {
                     counter.inc_by(plan.len() as u64);
                 }
-                windowed::decode_windows(states, threads, pcm, &plan, |state, threads, window| {
-                    self.decode_one(state, threads, window, options, abort)
+                windowed::decode_windows(states, threads, pcm, &plan, abort, |state, t, window| {
+                    self.decode_one(state, t, window, options, abort)
                 })
             }
         }

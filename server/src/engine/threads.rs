@@ -1,13 +1,18 @@
 //! Per-request inference threads: never more, all requests together, than the CPU budget, and
 //! never onto cores that other processes keep busy.
 //!
-//! A lone request on an idle machine gets the whole budget. Concurrent requests share it: the
-//! first waits for one thread, then takes what is free without waiting, so two requests on two
-//! cores run with one thread each instead of oversubscribing. When other processes keep cores
+//! A lone request on an idle machine gets the whole budget. Concurrent requests share it: each
+//! waits for one thread, then takes what is free without waiting, up to its fair share of the
+//! budget among the requests it found asking for threads when it came. So two requests on two
+//! cores run with one thread each instead of oversubscribing, and keep doing so: a request that
+//! waited for another does not take both threads the moment that one finishes, only for the
+//! other client's next request to wait in turn (two-thread runs back to back, at about three
+//! quarters of the throughput of one-thread runs side by side). When other processes keep cores
 //! busy (see `cpu_load`), a request asks for fewer threads: ggml's spinning workers collapse
 //! when one of them has no core.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use prometheus::IntGauge;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -26,17 +31,44 @@ pub fn wanted_threads(budget: usize, host_cpus: usize, foreign_cores: f64) -> us
     free.clamp(1, budget.max(1))
 }
 
+/// Threads for a request that found `requests` asking for threads (itself included): `wanted`,
+/// but no more than an even share of the budget, at least one.
+pub fn fair_share(wanted: usize, budget: usize, requests: usize) -> usize {
+    wanted.min(budget / requests.max(1)).max(1)
+}
+
 pub struct ThreadBudget {
     permits: Arc<Semaphore>,
     budget: usize,
     load: Option<CpuLoad>,
     in_use: IntGauge,
+    /// Requests waiting for or holding threads.
+    requests: Arc<AtomicUsize>,
+}
+
+/// One request counted in `ThreadBudget::requests` until dropped (also when its wait for
+/// threads is cancelled).
+struct Presence(Arc<AtomicUsize>);
+
+impl Presence {
+    /// Counts a request in; returns it with the count, itself included.
+    fn arrive(requests: &Arc<AtomicUsize>) -> (Self, usize) {
+        let count = requests.fetch_add(1, Ordering::AcqRel) + 1;
+        (Self(requests.clone()), count)
+    }
+}
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Threads held by one inference; they go back to the budget when dropped.
 pub struct ThreadGrant {
     permit: OwnedSemaphorePermit,
     in_use: IntGauge,
+    _presence: Presence,
 }
 
 impl ThreadGrant {
@@ -69,6 +101,7 @@ impl ThreadBudget {
             budget,
             load,
             in_use,
+            requests: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -89,16 +122,19 @@ impl ThreadBudget {
         }
     }
 
-    /// Waits for one thread, then takes up to `wanted()` of those free now. Waiters are served
-    /// in arrival order, so a burst of requests spreads the budget instead of queueing behind
-    /// one request that holds it all.
+    /// Waits for one thread, then takes up to `wanted()` of those free now, within its
+    /// `fair_share` among the requests it found (or finds now) asking for threads. Waiters are
+    /// served in arrival order, so a burst of requests spreads the budget instead of queueing
+    /// behind one request that holds it all.
     pub async fn reserve(&self) -> ThreadGrant {
+        let (presence, found) = Presence::arrive(&self.requests);
         let mut permit = match self.permits.clone().acquire_owned().await {
             Ok(permit) => permit,
             // The semaphore lives as long as `self` and is never closed.
             Err(_) => unreachable!("the thread budget's semaphore is never closed"),
         };
-        let wanted = self.wanted();
+        let requests = found.max(self.requests.load(Ordering::Acquire));
+        let wanted = fair_share(self.wanted(), self.budget, requests);
         while permit.num_permits() < wanted {
             match self.permits.clone().try_acquire_owned() {
                 Ok(more) => permit.merge(more),
@@ -109,6 +145,7 @@ impl ThreadBudget {
         ThreadGrant {
             permit,
             in_use: self.in_use.clone(),
+            _presence: presence,
         }
     }
 
@@ -213,8 +250,22 @@ mod tests {
         assert_eq!(grant.threads(), 1, "never grows");
     }
 
-    #[tokio::test]
-    async fn concurrent_requests_never_exceed_the_budget() {
+    #[test]
+    fn the_share_splits_the_budget_between_the_requests_found() {
+        assert_eq!(fair_share(2, 2, 1), 2);
+        assert_eq!(fair_share(2, 2, 2), 1);
+        assert_eq!(fair_share(1, 2, 1), 1, "never more than wanted");
+        assert_eq!(fair_share(8, 8, 3), 2);
+        assert_eq!(fair_share(2, 2, 5), 1, "at least one");
+        assert_eq!(fair_share(2, 2, 0), 2);
+    }
+
+    /// A budget of 2 held by a first request, and a second request waiting for threads.
+    async fn one_running_one_waiting() -> (
+        Arc<ThreadBudget>,
+        ThreadGrant,
+        tokio::task::JoinHandle<usize>,
+    ) {
         let budget = Arc::new(budget(2));
         let first = budget.reserve().await;
         let waiting = {
@@ -222,12 +273,33 @@ mod tests {
             tokio::spawn(async move { budget.reserve().await.threads() })
         };
         tokio::task::yield_now().await;
+        (budget, first, waiting)
+    }
+
+    #[tokio::test]
+    async fn a_request_that_waited_takes_its_share_not_the_freed_budget() {
+        let (budget, first, waiting) = one_running_one_waiting().await;
         assert!(
             !waiting.is_finished(),
             "no thread is free while the first holds both"
         );
         drop(first);
-        assert_eq!(waiting.await.expect("joins"), 2);
+        // Both threads are free now, but it came while another request ran: that request's
+        // client is likely to send the next one.
+        assert_eq!(waiting.await.expect("joins"), 1);
+        // Alone again: the whole budget.
+        assert_eq!(budget.reserve().await.threads(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_wait_is_no_longer_counted() {
+        let (budget, first, waiting) = one_running_one_waiting().await;
+        waiting.abort();
+        let _ = waiting.await;
+        assert_eq!(budget.requests.load(Ordering::Acquire), 1);
+        drop(first);
+        assert_eq!(budget.requests.load(Ordering::Acquire), 0);
+        assert_eq!(budget.reserve().await.threads(), 2);
     }
 
     #[tokio::test]

@@ -66,13 +66,15 @@ pub fn decode(
 
 /// Decodes the `plan` windows of `pcm` (`windows::plan`), as many at a time as there are
 /// `states`, the `threads` shared out between them; `decode_window` decodes one window on one
-/// state with the given threads.
-pub fn decode_windows(
-    states: &mut [&mut WhisperState],
+/// state with the given threads. Once `abort` is set, windows not yet started are skipped:
+/// whisper.cpp would stop each of them only after its first encoder pass.
+pub fn decode_windows<S: Send>(
+    states: &mut [&mut S],
     threads: usize,
     pcm: &[f32],
     plan: &[Range<usize>],
-    decode_window: impl Fn(&mut WhisperState, usize, &[f32]) -> Result<Transcript, EngineError> + Sync,
+    abort: &AtomicBool,
+    decode_window: impl Fn(&mut S, usize, &[f32]) -> Result<Transcript, EngineError> + Sync,
 ) -> Result<Transcript, EngineError> {
     let workers = states.len().min(plan.len()).max(1);
     let shares = share(threads, workers);
@@ -80,7 +82,12 @@ pub fn decode_windows(
         &mut states[..workers],
         &shares,
         plan.len(),
-        |state, t, i| decode_window(state, t, &pcm[plan[i].clone()]),
+        |state, t, i| {
+            if abort.load(Ordering::Relaxed) {
+                return Err(EngineError::Aborted);
+            }
+            decode_window(state, t, &pcm[plan[i].clone()])
+        },
     );
     let mut parts = Vec::with_capacity(plan.len());
     for (window, result) in plan.iter().zip(decoded) {
@@ -155,6 +162,28 @@ mod tests {
         let mut all: Vec<usize> = workers.concat();
         all.sort_unstable();
         assert_eq!(all, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn windows_not_started_before_an_abort_are_skipped() {
+        let abort = AtomicBool::new(false);
+        let decoded = AtomicUsize::new(0);
+        let (mut a, mut b) = ((), ());
+        let mut states = [&mut a, &mut b];
+        let pcm = vec![0.0; 10 * 16_000];
+        let plan: Vec<_> = (0..10).map(|i| i * 16_000..(i + 1) * 16_000).collect();
+        let result = decode_windows(&mut states, 2, &pcm, &plan, &abort, |_, _, _| {
+            // The client hangs up during the first windows.
+            decoded.fetch_add(1, Ordering::SeqCst);
+            abort.store(true, Ordering::SeqCst);
+            Err(EngineError::Aborted)
+        });
+        assert!(matches!(result, Err(EngineError::Aborted)));
+        let decoded = decoded.load(Ordering::SeqCst);
+        assert!(
+            (1..=2).contains(&decoded),
+            "only the windows already running decode, got {decoded}"
+        );
     }
 
     #[test]
