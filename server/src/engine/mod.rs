@@ -266,9 +266,12 @@ impl Engine {
         match states.as_mut_slice() {
             [] => Err(EngineError::Failed("no slot to decode on".into())),
             // Audio whisper sees at once decodes as whisper.cpp does. Longer audio on one
-            // state takes the planned windows in a row: each tries a fitted context, where
-            // whisper.cpp's own 30 s windows always run the full one.
-            [state] if windows == 1 => self.decode_one(state, threads, pcm, options, abort),
+            // state takes the planned windows in a row when they can try fitted contexts;
+            // whisper.cpp's own 30 s windows always run the full one (but pass each window's
+            // text to the next as a prompt, so they win when nothing is fitted).
+            [state] if windows == 1 || self.fitted_context.is_none() => {
+                self.decode_one(state, threads, pcm, options, abort)
+            }
             states => {
                 // A multiple of the states, so they all finish together.
                 let plan = self.plan_windows(pcm, states.len());
