@@ -225,10 +225,14 @@ impl Engine {
         slots
     }
 
-    /// Where to cut `pcm` for `workers` states. With fitted contexts on, windows of about 10 s
+    /// Where to cut `pcm`. With fitted contexts on, windows of about 10 s
     /// (`windows::FITTED_TARGET_SAMPLES`), none past what a fitted context takes; otherwise as
-    /// few full 30 s windows as the workers allow, since each costs a whole encoder pass.
-    fn plan_windows(&self, pcm: &[f32], workers: usize) -> Vec<std::ops::Range<usize>> {
+    /// few full 30 s windows as possible, since each costs a whole encoder pass. The count is a
+    /// multiple of the most states a request can decode on, whatever this one holds: the same
+    /// audio gets the same cuts (and so the same transcript) on a busy server as on an idle one,
+    /// and a request on one state runs the slightly shorter windows of the parallel plan.
+    fn plan_windows(&self, pcm: &[f32]) -> Vec<std::ops::Range<usize>> {
+        let workers = self.pool.slots().min(self.threads.budget());
         let (target, max_window) = if self.fitted_context.is_some() {
             (windows::FITTED_TARGET_SAMPLES, fitted::max_clip_samples())
         } else {
@@ -273,8 +277,8 @@ impl Engine {
                 self.decode_one(state, threads, pcm, options, abort)
             }
             states => {
-                // A multiple of the states, so they all finish together.
-                let plan = self.plan_windows(pcm, states.len());
+                // The same cuts however many states this request holds (`plan_windows`).
+                let plan = self.plan_windows(pcm);
                 if let Some(counter) = &self.parallel_windows {
                     counter.inc_by(plan.len() as u64);
                 }
