@@ -44,13 +44,17 @@ pub fn clip_frames(samples: usize) -> usize {
 /// alignment; `None` when fitting would not pay.
 pub fn audio_ctx(samples: usize) -> Option<usize> {
     let frames = (clip_frames(samples) + MARGIN_FRAMES).next_multiple_of(CTX_ALIGN);
-    (frames as f64 <= FULL_AUDIO_CTX as f64 * (1.0 - MIN_SAVING)).then_some(frames)
+    (frames <= max_ctx_frames()).then_some(frames)
+}
+
+/// The largest context worth fitting: one that saves `MIN_SAVING` of the full one.
+fn max_ctx_frames() -> usize {
+    (FULL_AUDIO_CTX as f64 * (1.0 - MIN_SAVING)) as usize
 }
 
 /// The longest clip `audio_ctx` fits (21.44 s): windows of long audio are planned within it.
 pub fn max_clip_samples() -> usize {
-    let max_ctx = (FULL_AUDIO_CTX as f64 * (1.0 - MIN_SAVING)) as usize;
-    (max_ctx / CTX_ALIGN * CTX_ALIGN - MARGIN_FRAMES) * SAMPLES_PER_FRAME
+    (max_ctx_frames() / CTX_ALIGN * CTX_ALIGN - MARGIN_FRAMES) * SAMPLES_PER_FRAME
 }
 
 /// Why a fitted decode was not kept: the `reason` label of the fallback counter.

@@ -187,12 +187,29 @@ impl Engine {
         Ok(tokens)
     }
 
-    /// Windows `samples` of audio decode as in parallel: one per 30 s, or 1 when that is off.
-    fn parallel_windows(&self, samples: usize) -> usize {
-        if self.parallel_windows.is_some() {
-            windows::count(samples)
+    /// Windows `plan_windows` cuts `samples` of audio into: 1 for audio whisper sees at once, or
+    /// with parallel windows off.
+    fn planned_windows(&self, samples: usize) -> usize {
+        if self.parallel_windows.is_none() || windows::count(samples) == 1 {
+            return 1;
+        }
+        let (target, _) = self.window_lengths();
+        windows::count_for_workers(samples, self.max_states(), target)
+    }
+
+    /// The most states one request can decode on.
+    fn max_states(&self) -> usize {
+        self.pool.slots().min(self.threads.budget())
+    }
+
+    /// The window length to aim for and the longest allowed: with fitted contexts on, about
+    /// 10 s (`windows::FITTED_TARGET_SAMPLES`) and no more than a fitted context takes;
+    /// otherwise 30 s, since each window then costs a whole encoder pass.
+    fn window_lengths(&self) -> (usize, usize) {
+        if self.fitted_context.is_some() {
+            (windows::FITTED_TARGET_SAMPLES, fitted::max_clip_samples())
         } else {
-            1
+            (windows::MAX_WINDOW_SAMPLES, windows::MAX_WINDOW_SAMPLES)
         }
     }
 
@@ -209,7 +226,7 @@ impl Engine {
         threads: &mut ThreadGrant,
         samples: usize,
     ) -> Vec<Slot<WhisperState>> {
-        let wanted = self.parallel_windows(samples).min(self.threads.budget());
+        let wanted = self.planned_windows(samples).min(self.threads.budget());
         let mut slots = vec![first];
         while slots.len() < wanted {
             match self.pool.try_slot() {
@@ -225,21 +242,13 @@ impl Engine {
         slots
     }
 
-    /// Where to cut `pcm`. With fitted contexts on, windows of about 10 s
-    /// (`windows::FITTED_TARGET_SAMPLES`), none past what a fitted context takes; otherwise as
-    /// few full 30 s windows as possible, since each costs a whole encoder pass. The count is a
-    /// multiple of the most states a request can decode on, whatever this one holds: the same
-    /// audio gets the same cuts (and so the same transcript) on a busy server as on an idle one,
-    /// and a request on one state runs the slightly shorter windows of the parallel plan.
+    /// Where to cut `pcm` (`window_lengths`). The count is a multiple of the most states a
+    /// request can decode on, whatever this one holds: the same audio gets the same cuts (and so
+    /// the same transcript) on a busy server as on an idle one, and a request on one state runs
+    /// the slightly shorter windows of the parallel plan.
     fn plan_windows(&self, pcm: &[f32]) -> Vec<std::ops::Range<usize>> {
-        let workers = self.pool.slots().min(self.threads.budget());
-        let (target, max_window) = if self.fitted_context.is_some() {
-            (windows::FITTED_TARGET_SAMPLES, fitted::max_clip_samples())
-        } else {
-            (windows::MAX_WINDOW_SAMPLES, windows::MAX_WINDOW_SAMPLES)
-        };
-        let count = windows::count_for_workers(pcm.len(), workers, target);
-        windows::plan(pcm, count, max_window)
+        let (_, max_window) = self.window_lengths();
+        windows::plan(pcm, self.planned_windows(pcm.len()), max_window)
     }
 
     fn model_info(&self) -> ModelInfo {
@@ -266,7 +275,7 @@ impl Engine {
                     .ok_or_else(|| EngineError::Failed("no whisper state in the slot".into()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let windows = self.parallel_windows(pcm.len());
+        let windows = self.planned_windows(pcm.len());
         match states.as_mut_slice() {
             [] => Err(EngineError::Failed("no slot to decode on".into())),
             // Audio whisper sees at once decodes as whisper.cpp does. Longer audio on one

@@ -32,7 +32,7 @@ pub fn count(samples: usize) -> usize {
 pub fn count_for_workers(samples: usize, workers: usize, target: usize) -> usize {
     samples
         .div_ceil(target.clamp(1, MAX_WINDOW_SAMPLES))
-        .max(count(samples))
+        .max(1)
         .next_multiple_of(workers.max(1))
 }
 
