@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import concurrency
+import mixed
 from clips import make_clips
 from engines import Bare, FasterWhisper, Server
 from measure import cpu_hog, manifest_wer, ratio, shuffled_rounds
 from wer import corpus_wer
 
-SECTIONS = ("idle", "hog", "concurrency", "levers", "wer")
+SECTIONS = ("idle", "hog", "concurrency", "mixed", "levers", "wer")
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,12 @@ def main() -> None:
             per_client = concurrency.requests_per_client(clip, a.requests_per_client)
             concurrency.run_clip(contenders, clip, per_client, report.add,
                                  raw.setdefault("concurrency", {}))
+
+    if "mixed" in sections:
+        report.add("## A short clip beside a stream of long requests", "")
+        by_name = {c.name: c for c in all_clips}
+        mixed.run(mixed.contenders(concurrency.contenders(a, t)), by_name["short"],
+                  by_name["long"], report.add, raw.setdefault("mixed", {}))
 
     # (name, binary, threads, audio context margin, no timestamps). A cut audio context needs
     # no-timestamps decoding: with timestamps whisper.cpp seeks back into the clip and repeats it.

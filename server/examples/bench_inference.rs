@@ -81,23 +81,27 @@ fn transcribe_windowed(
 ) -> anyhow::Result<(f64, String)> {
     let options = default_options(model);
     let abort = AtomicBool::new(false);
-    let mut states: Vec<&mut WhisperState> = states.iter_mut().collect();
+    let workers = states.len();
+    let states: Vec<(&mut WhisperState, usize)> = states
+        .iter_mut()
+        .zip(windowed::share(threads, workers))
+        .collect();
     let info = windowed::ModelInfo { eot: model.eot };
     let started = Instant::now();
     let max = windows::MAX_WINDOW_SAMPLES;
     let plan = windows::plan(
         pcm,
-        windows::count_for_workers(pcm.len(), states.len(), max),
+        windows::count_for_workers(pcm.len(), workers, max),
         max,
     );
     // Full audio context in every window: the bare baseline has no fitted context.
     let transcript = windowed::decode_windows(
-        &mut states,
-        threads,
+        states,
         pcm,
         &plan,
         &abort,
-        |state, t, window| windowed::decode(state, info, t, window, &options, &abort, None),
+        &windowed::Staffing::fixed(),
+        |(state, t), window| windowed::decode(state, info, *t, window, &options, &abort, None),
     )?;
     Ok((started.elapsed().as_secs_f64(), transcript.text()))
 }

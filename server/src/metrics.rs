@@ -45,6 +45,7 @@ pub struct Metrics {
     pub cpu_busy_elsewhere: Gauge,
     pub parallel_windows: IntCounter,
     pub fitted_context: IntCounterVec,
+    pub window_states: IntCounterVec,
     pub audio_seconds: prometheus::CounterVec,
     pub model_load_duration: Gauge,
     pub build_info: GaugeVec,
@@ -132,6 +133,14 @@ impl Metrics {
                 ),
                 &["outcome"],
             )?,
+            window_states: IntCounterVec::new(
+                Opts::new(
+                    "whisper_window_states_total",
+                    "Whisper states a request decoding long audio gave back between windows \
+                     to a waiting request (released), or took on while free (recruited).",
+                ),
+                &["change"],
+            )?,
             audio_seconds: prometheus::CounterVec::new(
                 Opts::new(
                     "whisper_audio_seconds_total",
@@ -155,6 +164,9 @@ impl Metrics {
             .with_label_values(&[env!("CARGO_PKG_VERSION"), backend()])
             .set(1.0);
         metrics.fitted_context.with_label_values(&["kept"]);
+        for change in crate::engine::StateChange::ALL {
+            metrics.window_states.with_label_values(&[change.label()]);
+        }
         for reason in crate::engine::fitted::Suspicion::ALL {
             metrics.fitted_context.with_label_values(&[reason.label()]);
         }
@@ -187,6 +199,7 @@ impl Metrics {
         r.register(Box::new(self.cpu_busy_elsewhere.clone()))?;
         r.register(Box::new(self.parallel_windows.clone()))?;
         r.register(Box::new(self.fitted_context.clone()))?;
+        r.register(Box::new(self.window_states.clone()))?;
         r.register(Box::new(self.audio_seconds.clone()))?;
         r.register(Box::new(self.model_load_duration.clone()))?;
         r.register(Box::new(self.build_info.clone()))?;

@@ -89,6 +89,7 @@ pub fn load_model(
             threads_in_use: state.metrics.threads_in_use.clone(),
             parallel_windows: state.metrics.parallel_windows.clone(),
             fitted_context: state.metrics.fitted_context.clone(),
+            window_states: state.metrics.window_states.clone(),
         },
     )?;
     let took = started.elapsed().as_secs_f64();

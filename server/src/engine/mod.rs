@@ -2,6 +2,7 @@
 
 pub mod cpu_load;
 pub mod fitted;
+pub mod lease;
 pub mod params;
 pub mod pool;
 pub mod threads;
@@ -18,11 +19,12 @@ use prometheus::{IntCounter, IntCounterVec, IntGauge};
 use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperState};
 
 use crate::model::{Weights, requantize};
+use lease::Lease;
 use params::TranscribeOptions;
 use pool::{Pool, Slot};
 use threads::{ThreadBudget, ThreadGrant};
 use transcript::Transcript;
-use windowed::ModelInfo;
+use windowed::{ModelInfo, Staffing};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -53,6 +55,26 @@ pub struct Engine {
     threads: ThreadBudget,
     parallel_windows: Option<IntCounter>,
     fitted_context: Option<IntCounterVec>,
+    window_states: IntCounterVec,
+}
+
+/// How a request decoding windows changed the states it holds (`Engine::staffing_release`,
+/// `Engine::staffing_recruit`), counted in `whisper_window_states_total{change}`.
+#[derive(Debug, Clone, Copy)]
+pub enum StateChange {
+    Released,
+    Recruited,
+}
+
+impl StateChange {
+    pub const ALL: [StateChange; 2] = [StateChange::Released, StateChange::Recruited];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StateChange::Released => "released",
+            StateChange::Recruited => "recruited",
+        }
+    }
 }
 
 /// How the engine spends the CPU: whisper.cpp slows down many times over when its threads
@@ -83,6 +105,8 @@ pub struct EngineGauges {
     pub parallel_windows: IntCounter,
     /// Fitted-context decodes by outcome: `kept`, or the `fitted::Suspicion` that discarded it.
     pub fitted_context: IntCounterVec,
+    /// States given back or taken on between windows, by `StateChange`.
+    pub window_states: IntCounterVec,
 }
 
 /// Loads the model file, its f16 matrices quantised to `weights` first when that differs.
@@ -158,6 +182,7 @@ impl Engine {
             threads: ThreadBudget::new(config.threads, load, gauges.threads_in_use),
             parallel_windows: config.parallel_windows.then_some(gauges.parallel_windows),
             fitted_context: config.fit_audio_context.then_some(gauges.fitted_context),
+            window_states: gauges.window_states,
         })
     }
 
@@ -213,19 +238,20 @@ impl Engine {
         }
     }
 
-    /// The slots a request for `samples` of audio decodes on, from its `first` slot, and its
-    /// thread grant (`threads().reserve()`) adjusted to them. Long audio takes more slots when
-    /// some are free now (never waiting for them), one thread each at least: threads beyond the
-    /// grant are added even beside busy processes, since single-threaded states do not stall
-    /// each other (`ThreadBudget::top_up`). While another request holds a slot, it runs or
-    /// waits for threads: a state gains less from a second thread than that request gains from
-    /// running now, so the grant keeps one thread per state.
+    /// The states a request for `samples` of audio starts decoding on, from its `first` slot,
+    /// each with its part of the request's `threads` (`threads().reserve()`). Long audio takes
+    /// more slots when some are free now (never waiting for them), one thread each at least:
+    /// threads beyond the grant are added even beside busy processes, since single-threaded
+    /// states do not stall each other (`ThreadBudget::top_up`). While another request holds a
+    /// slot, it runs or waits for threads: a state gains less from a second thread than that
+    /// request gains from running now, so the grant keeps one thread per state. The states may
+    /// change while its windows decode (`staffing_release`, `staffing_recruit`).
     pub fn gather_states(
         &self,
         first: Slot<WhisperState>,
-        threads: &mut ThreadGrant,
+        mut threads: ThreadGrant,
         samples: usize,
-    ) -> Vec<Slot<WhisperState>> {
+    ) -> Vec<Lease> {
         let wanted = self.planned_windows(samples).min(self.threads.budget());
         let mut slots = vec![first];
         while slots.len() < wanted {
@@ -234,12 +260,50 @@ impl Engine {
                 None => break,
             }
         }
-        self.threads.top_up(threads, slots.len());
+        self.threads.top_up(&mut threads, slots.len());
         slots.truncate(threads.threads());
         if self.pool.others_hold_slots(slots.len()) {
             threads.keep_at_most(slots.len());
         }
+        let shares = windowed::share(threads.threads(), slots.len());
         slots
+            .into_iter()
+            .zip(threads.split(&shares))
+            .map(|(slot, threads)| Lease::new(slot, threads))
+            .collect()
+    }
+
+    /// Whether another request waits for a slot or a thread: then a request decoding windows
+    /// gives back a state (not its first) between two windows, so the wait lasts one window.
+    fn others_wait(&self) -> bool {
+        self.pool.has_unserved_waiters() || self.threads.has_waiters()
+    }
+
+    /// `others_wait`, counting the state a worker gives back when it says yes.
+    fn staffing_release(&self) -> bool {
+        let release = self.others_wait();
+        if release {
+            self.count_state_change(StateChange::Released);
+        }
+        release
+    }
+
+    /// A state and a thread free now, while no request waits: a request that started beside
+    /// others takes them on once those finish.
+    fn staffing_recruit(&self) -> Option<Lease> {
+        if self.others_wait() {
+            return None;
+        }
+        let slot = self.pool.try_slot()?;
+        let threads = self.threads.try_one()?;
+        self.count_state_change(StateChange::Recruited);
+        Some(Lease::new(slot, threads))
+    }
+
+    fn count_state_change(&self, change: StateChange) {
+        self.window_states
+            .with_label_values(&[change.label()])
+            .inc();
     }
 
     /// Where to cut `pcm` (`window_lengths`). The count is a multiple of the most states a
@@ -257,42 +321,41 @@ impl Engine {
         }
     }
 
-    /// Runs whisper on 16 kHz mono samples with `threads` threads (from `threads().reserve()`):
-    /// with one slot as whisper.cpp does, with more as parallel windows (`windowed`).
-    /// Blocking and CPU-heavy: call off the async runtime.
+    /// Runs whisper on 16 kHz mono samples on the `leases` of `gather_states`: with one
+    /// state as whisper.cpp does, long audio as parallel windows (`windowed`). Each state and
+    /// its threads go back as soon as the request no longer needs them. Blocking and
+    /// CPU-heavy: call off the async runtime.
     pub fn transcribe(
         &self,
-        slots: &mut [Slot<WhisperState>],
-        threads: usize,
+        mut leases: Vec<Lease>,
         pcm: &[f32],
         options: &TranscribeOptions,
         abort: &AtomicBool,
     ) -> Result<Transcript, EngineError> {
-        let mut states = slots
-            .iter_mut()
-            .map(|slot| {
-                slot.state()
-                    .ok_or_else(|| EngineError::Failed("no whisper state in the slot".into()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         let windows = self.planned_windows(pcm.len());
-        match states.as_mut_slice() {
+        match leases.as_mut_slice() {
             [] => Err(EngineError::Failed("no slot to decode on".into())),
             // Audio whisper sees at once decodes as whisper.cpp does. Longer audio on one
             // state takes the planned windows in a row when they can try fitted contexts;
             // whisper.cpp's own 30 s windows always run the full one (but pass each window's
             // text to the next as a prompt, so they win when nothing is fitted).
-            [state] if windows == 1 || self.fitted_context.is_none() => {
+            [lease] if windows == 1 || self.fitted_context.is_none() => {
+                let (state, threads) = lease.state()?;
                 self.decode_one(state, threads, pcm, options, abort)
             }
-            states => {
+            _ => {
                 // The same cuts however many states this request holds (`plan_windows`).
                 let plan = self.plan_windows(pcm);
                 if let Some(counter) = &self.parallel_windows {
                     counter.inc_by(plan.len() as u64);
                 }
-                windowed::decode_windows(states, threads, pcm, &plan, abort, |state, t, window| {
-                    self.decode_one(state, t, window, options, abort)
+                let staffing = Staffing {
+                    release: &|| self.staffing_release(),
+                    recruit: &|| self.staffing_recruit(),
+                };
+                windowed::decode_windows(leases, pcm, &plan, abort, &staffing, |lease, window| {
+                    let (state, threads) = lease.state()?;
+                    self.decode_one(state, threads, window, options, abort)
                 })
             }
         }

@@ -64,6 +64,12 @@ impl<T> Pool<T> {
         self.slots - self.permits.available_permits() > held
     }
 
+    /// Whether a request waits for a slot that no free one will serve: a request decoding on
+    /// several states then hands one back (`windowed::Staffing`).
+    pub fn has_unserved_waiters(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) > self.permits.available_permits()
+    }
+
     /// Joins the wait queue, or fails at once when it is full.
     pub fn enter(self: &Arc<Self>) -> Result<Ticket<T>, QueueFull> {
         let capacity = self.queue_limit + self.permits.available_permits();
@@ -207,6 +213,21 @@ mod tests {
         let theirs = pool.enter().expect("admitted").acquire().await?;
         assert!(pool.others_hold_slots(1), "another request holds a slot");
         drop(theirs);
+        drop(mine);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn only_a_waiter_no_free_slot_serves_is_unserved() -> Result<(), AcquireError> {
+        let pool = pool(2, 2);
+        let mine = pool.enter().expect("admitted").acquire().await?;
+        let entering = pool.enter().expect("admitted");
+        assert!(!pool.has_unserved_waiters(), "a free slot serves it");
+        let extra = pool.try_slot().expect("free");
+        assert!(pool.has_unserved_waiters());
+        drop(extra);
+        drop(entering.acquire().await?);
+        assert!(!pool.has_unserved_waiters());
         drop(mine);
         Ok(())
     }

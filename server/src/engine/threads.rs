@@ -44,6 +44,8 @@ pub struct ThreadBudget {
     in_use: IntGauge,
     /// Requests waiting for or holding threads.
     requests: Arc<AtomicUsize>,
+    /// Requests waiting for their first thread.
+    waiting: AtomicUsize,
 }
 
 /// One request counted in `ThreadBudget::requests` until dropped (also when its wait for
@@ -64,16 +66,57 @@ impl Drop for Presence {
     }
 }
 
-/// Threads held by one inference; they go back to the budget when dropped.
+/// One request counted in `ThreadBudget::waiting` while it waits (also when the wait is
+/// cancelled).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::AcqRel);
+        Self(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Threads held by one inference, or by one of its whisper states; they go back to the budget
+/// when dropped.
 pub struct ThreadGrant {
     permit: OwnedSemaphorePermit,
     in_use: IntGauge,
-    _presence: Presence,
+    /// The request's count in `ThreadBudget::requests`: held by the grant `reserve` made, not
+    /// by the parts split off it or added to it (`split`, `try_one`).
+    _presence: Option<Presence>,
 }
 
 impl ThreadGrant {
     pub fn threads(&self) -> usize {
         self.permit.num_permits()
+    }
+
+    /// The grant cut into one part per entry of `shares` (`windowed::share`), for states that
+    /// give their threads back one by one; the first part keeps the request's presence and at
+    /// least one thread (a grant holding fewer threads than the shares add up to leaves the
+    /// later parts short).
+    pub fn split(mut self, shares: &[usize]) -> Vec<ThreadGrant> {
+        let mut parts = Vec::with_capacity(shares.len());
+        for &share in shares.iter().skip(1).rev() {
+            let taken = share.min(self.threads().saturating_sub(1));
+            if let Some(permit) = self.permit.split(taken) {
+                parts.push(ThreadGrant {
+                    permit,
+                    in_use: self.in_use.clone(),
+                    _presence: None,
+                });
+            }
+        }
+        parts.push(self);
+        parts.reverse();
+        parts
     }
 
     /// Gives back threads beyond `threads` (at least one is kept).
@@ -102,7 +145,29 @@ impl ThreadBudget {
             load,
             in_use,
             requests: Arc::new(AtomicUsize::new(0)),
+            waiting: AtomicUsize::new(0),
         }
+    }
+
+    /// Whether a request waits for its first thread: a request decoding on several states
+    /// then hands one back (`windowed::Staffing`).
+    pub fn has_waiters(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) > 0
+    }
+
+    /// One thread if one is free now and no request waits for it, whatever other processes
+    /// do (as `top_up`): for a state a running request adds.
+    pub fn try_one(&self) -> Option<ThreadGrant> {
+        if self.has_waiters() {
+            return None;
+        }
+        let permit = self.permits.clone().try_acquire_owned().ok()?;
+        self.in_use.inc();
+        Some(ThreadGrant {
+            permit,
+            in_use: self.in_use.clone(),
+            _presence: None,
+        })
     }
 
     pub fn budget(&self) -> usize {
@@ -128,10 +193,13 @@ impl ThreadBudget {
     /// behind one request that holds it all.
     pub async fn reserve(&self) -> ThreadGrant {
         let (presence, found) = Presence::arrive(&self.requests);
-        let mut permit = match self.permits.clone().acquire_owned().await {
-            Ok(permit) => permit,
-            // The semaphore lives as long as `self` and is never closed.
-            Err(_) => unreachable!("the thread budget's semaphore is never closed"),
+        let mut permit = {
+            let _waiting = Waiting::count(&self.waiting);
+            match self.permits.clone().acquire_owned().await {
+                Ok(permit) => permit,
+                // The semaphore lives as long as `self` and is never closed.
+                Err(_) => unreachable!("the thread budget's semaphore is never closed"),
+            }
         };
         let requests = found.max(self.requests.load(Ordering::Acquire));
         let wanted = fair_share(self.wanted(), self.budget, requests);
@@ -145,7 +213,7 @@ impl ThreadBudget {
         ThreadGrant {
             permit,
             in_use: self.in_use.clone(),
-            _presence: presence,
+            _presence: Some(presence),
         }
     }
 
@@ -248,6 +316,60 @@ mod tests {
         assert_eq!((grant.threads(), budget.in_use.get()), (1, 1));
         grant.keep_at_most(3);
         assert_eq!(grant.threads(), 1, "never grows");
+    }
+
+    #[tokio::test]
+    async fn a_split_grant_gives_each_part_back_on_its_own() {
+        let budget = budget(5);
+        let grant = budget.reserve().await;
+        let parts = grant.split(&[3, 2]);
+        assert_eq!(
+            parts.iter().map(ThreadGrant::threads).collect::<Vec<_>>(),
+            [3, 2]
+        );
+        assert_eq!(budget.requests.load(Ordering::Acquire), 1);
+        let mut parts = parts.into_iter();
+        let first = parts.next().expect("two parts");
+        drop(parts);
+        assert_eq!(
+            (budget.in_use.get(), budget.permits.available_permits()),
+            (3, 2)
+        );
+        assert_eq!(
+            budget.requests.load(Ordering::Acquire),
+            1,
+            "the first part keeps the request counted"
+        );
+        drop(first);
+        assert_eq!(budget.requests.load(Ordering::Acquire), 0);
+        assert_eq!(budget.in_use.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_short_grant_keeps_a_thread_for_its_first_part() {
+        let budget = budget(1);
+        let parts = budget.reserve().await.split(&[1, 1]);
+        assert_eq!(
+            parts.iter().map(ThreadGrant::threads).collect::<Vec<_>>(),
+            [1, 0]
+        );
+    }
+
+    #[tokio::test]
+    async fn try_one_takes_a_free_thread_unless_a_request_waits() {
+        let (budget, first, waiting) = one_running_one_waiting().await;
+        assert!(budget.has_waiters());
+        assert!(budget.try_one().is_none(), "none free");
+        drop(first);
+        assert_eq!(waiting.await.expect("joins"), 1);
+        assert!(!budget.has_waiters());
+        let one = budget.try_one().expect("both threads are free");
+        assert_eq!((one.threads(), budget.in_use.get()), (1, 1));
+        assert_eq!(
+            budget.requests.load(Ordering::Acquire),
+            0,
+            "an added thread is not a request"
+        );
     }
 
     #[test]

@@ -148,8 +148,8 @@ async fn transcribe(
     let pcm = load_audio(app, form.file, read_time).await?;
     let audio_seconds = audio::whisper_seconds(pcm.len());
 
-    let mut threads = engine.threads().reserve().await;
-    let mut slots = engine.gather_states(slot, &mut threads, pcm.len());
+    let threads = engine.threads().reserve().await;
+    let leases = engine.gather_states(slot, threads, pcm.len());
 
     let limit = app.limits.timeout_for(audio_seconds);
     let inference_app = app.clone();
@@ -159,17 +159,9 @@ async fn transcribe(
         let engine = inference_app
             .engine()
             .ok_or_else(|| EngineError::Failed("model unloaded".into()))?;
-        let result = engine.transcribe(
-            &mut slots,
-            threads.threads(),
-            &pcm,
-            &options,
-            &inference_abort,
-        );
-        // The slot (its whisper state) and the threads go back here, not when the client's
-        // request ends: an aborted inference still runs until full() returns.
-        drop(threads);
-        drop(slots);
+        // The slots (their whisper states) and the threads go back inside, not when the
+        // client's request ends: an aborted inference still runs until full() returns.
+        let result = engine.transcribe(leases, &pcm, &options, &inference_abort);
         inference_app
             .metrics
             .inference_duration

@@ -9,4 +9,5 @@ mod corpus;
 mod corpus_wer;
 mod long_recording;
 mod server;
+mod shared_states;
 mod wer;
