@@ -123,6 +123,22 @@ async fn parallel_windows_match_sequential_decoding_of_a_long_real_recording() {
         "one thread decodes the same 10 s windows in a row"
     );
     assert_eq!(sequential.windows_in_parallel, 0.0);
+    // Without fitted contexts, one state keeps whisper.cpp's own windowing (which passes each
+    // window's text on as a prompt): the same decoding as with parallel windows off.
+    let unfitted_one_state = decode(
+        &recording,
+        &[
+            &fixed[..],
+            &["--slots", "1", "--fit-audio-context", "false"],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(unfitted_one_state.windows_in_parallel, 0.0);
+    assert_eq!(
+        unfitted_one_state.words, sequential.words,
+        "one state without fitted contexts must decode as whisper.cpp does"
+    );
     // 121 s is too long to fit; the 10 s windows are short enough.
     assert_eq!(sequential.fitted_kept, 0.0);
     eprintln!(
