@@ -12,7 +12,7 @@ pub mod windows;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use prometheus::{IntCounter, IntCounterVec, IntGauge};
@@ -351,7 +351,13 @@ impl Engine {
                 }
                 let staffing = Staffing {
                     release: &|| self.staffing_release(),
-                    recruit: &|| self.staffing_recruit(),
+                    // An aborted request would only skip the windows a new state took.
+                    recruit: &|| {
+                        if abort.load(Ordering::Relaxed) {
+                            return None;
+                        }
+                        self.staffing_recruit()
+                    },
                 };
                 windowed::decode_windows(leases, pcm, &plan, abort, &staffing, |lease, window| {
                     let (state, threads) = lease.state()?;
