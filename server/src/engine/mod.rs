@@ -12,7 +12,7 @@ pub mod windows;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use prometheus::{IntCounter, IntCounterVec, IntGauge};
@@ -351,13 +351,7 @@ impl Engine {
                 }
                 let staffing = Staffing {
                     release: &|| self.staffing_release(),
-                    // An aborted request would only skip the windows a new state took.
-                    recruit: &|| {
-                        if abort.load(Ordering::Relaxed) {
-                            return None;
-                        }
-                        self.staffing_recruit()
-                    },
+                    recruit: &|| self.staffing_recruit(),
                 };
                 windowed::decode_windows(leases, pcm, &plan, abort, &staffing, |lease, window| {
                     let (state, threads) = lease.state()?;

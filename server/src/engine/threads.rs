@@ -45,11 +45,11 @@ pub struct ThreadBudget {
     /// Requests waiting for or holding threads.
     requests: Arc<AtomicUsize>,
     /// Requests waiting for their first thread.
-    waiting: AtomicUsize,
+    waiting: Arc<AtomicUsize>,
 }
 
-/// One request counted in `ThreadBudget::requests` until dropped (also when its wait for
-/// threads is cancelled).
+/// One request counted in `ThreadBudget::requests` (or `waiting`) until dropped, also when
+/// its wait for threads is cancelled.
 struct Presence(Arc<AtomicUsize>);
 
 impl Presence {
@@ -61,23 +61,6 @@ impl Presence {
 }
 
 impl Drop for Presence {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// One request counted in `ThreadBudget::waiting` while it waits (also when the wait is
-/// cancelled).
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    fn count(waiting: &'a AtomicUsize) -> Self {
-        waiting.fetch_add(1, Ordering::AcqRel);
-        Self(waiting)
-    }
-}
-
-impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -145,7 +128,7 @@ impl ThreadBudget {
             load,
             in_use,
             requests: Arc::new(AtomicUsize::new(0)),
-            waiting: AtomicUsize::new(0),
+            waiting: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -194,7 +177,7 @@ impl ThreadBudget {
     pub async fn reserve(&self) -> ThreadGrant {
         let (presence, found) = Presence::arrive(&self.requests);
         let mut permit = {
-            let _waiting = Waiting::count(&self.waiting);
+            let _waiting = Presence::arrive(&self.waiting);
             match self.permits.clone().acquire_owned().await {
                 Ok(permit) => permit,
                 // The semaphore lives as long as `self` and is never closed.

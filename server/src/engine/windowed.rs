@@ -100,7 +100,18 @@ pub fn decode_windows<W: Send>(
     if workers.is_empty() {
         return Err(EngineError::Failed("no whisper state to decode on".into()));
     }
-    let decoded = run_jobs(workers, plan.len(), staffing, |worker, i| {
+    // An aborted request would only skip the windows a new worker took.
+    let recruit = || {
+        if abort.load(Ordering::Relaxed) {
+            return None;
+        }
+        (staffing.recruit)()
+    };
+    let staffing = Staffing {
+        release: staffing.release,
+        recruit: &recruit,
+    };
+    let decoded = run_jobs(workers, plan.len(), &staffing, |worker, i| {
         if abort.load(Ordering::Relaxed) {
             return Err(EngineError::Aborted);
         }
