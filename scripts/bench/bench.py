@@ -20,7 +20,7 @@ import concurrency
 import mixed
 from clips import make_clips
 from engines import Bare, FasterWhisper, Server
-from measure import cpu_hog, manifest_wer, ratio, shuffled_rounds
+from measure import cpu_hog, ratio, shuffled_rounds, wer_row
 from wer import corpus_wer
 
 SECTIONS = ("idle", "hog", "concurrency", "mixed", "levers", "wer")
@@ -277,13 +277,7 @@ def main() -> None:
         for name, make in configs:
             if name not in wanted:
                 continue
-            engine = make()
-            try:
-                rate, errors, words, rows = manifest_wer(engine, a.manifest)
-            finally:
-                engine.close()
-            raw.setdefault("wer", {})[engine.name] = rows
-            report.add(f"| {engine.name} | {rate * 100:.2f}% | {errors} / {words} |")
+            report.add(wer_row(make(), a.manifest, raw))
         report.add("")
     if a.json:
         a.json.write_text(json.dumps(raw, indent=1, default=str))

@@ -12,6 +12,7 @@ process per client.
 """
 
 import json
+import os
 import socket
 import subprocess
 import time
@@ -87,14 +88,15 @@ class Server:
     """slots=0 is the server's own default (one per thread, at most 4)."""
 
     def __init__(self, name: str, binary: Path, model: Path, threads: int, slots: int = 0,
-                 extra_args: tuple[str, ...] = (), fields: dict[str, str] | None = None):
+                 extra_args: tuple[str, ...] = (), fields: dict[str, str] | None = None,
+                 env: dict[str, str] | None = None):
         self.name = name
         self.fields = {"response_format": "json", **(fields or {})}
         self.base = f"http://127.0.0.1:{_free_port()}"
         self.process = subprocess.Popen([
             str(binary), "--model", str(model), "--listen", self.base.removeprefix("http://"),
             "--threads", str(threads), "--slots", str(slots), "--queue", "64",
-            "--log", "warn", *extra_args])
+            "--log", "warn", *extra_args], env={**os.environ, **(env or {})})
         self.session = requests.Session()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -146,14 +148,14 @@ class ServerClient:
 
 class FasterWhisper:
     """num_workers: transcriptions CTranslate2 runs at once (from as many Python threads), each
-    with cpu_threads threads."""
+    with cpu_threads threads. device: "cpu" or "cuda"."""
 
     def __init__(self, name: str, model_dir: Path, compute_type: str, threads: int,
-                 num_workers: int = 1):
+                 num_workers: int = 1, device: str = "cpu"):
         from faster_whisper import WhisperModel
 
         self.name = name
-        self.model = WhisperModel(str(model_dir), device="cpu", compute_type=compute_type,
+        self.model = WhisperModel(str(model_dir), device=device, compute_type=compute_type,
                                   cpu_threads=threads, num_workers=num_workers,
                                   local_files_only=True)
 

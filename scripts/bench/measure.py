@@ -116,6 +116,17 @@ def concurrent_clients(engine, clip_path: Path, clients: int, per_client: int) -
     return Load(clients, clients * per_client, wall, latencies)
 
 
+def wer_row(engine, manifest: Path, raw: dict) -> str:
+    """The corpus through one engine, then closes it: its rows go into raw["wer"], and its
+    line of the report's WER table comes back."""
+    try:
+        rate, errors, words, rows = manifest_wer(engine, manifest)
+    finally:
+        engine.close()
+    raw.setdefault("wer", {})[engine.name] = rows
+    return f"| {engine.name} | {rate * 100:.2f}% | {errors} / {words} |"
+
+
 def manifest_wer(engine, manifest: Path) -> tuple[float, int, int, list[tuple[str, str, str]]]:
     """WER of one engine over the corpus, with (clip, reference, hypothesis) per utterance."""
     rows = []

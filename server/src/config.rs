@@ -129,6 +129,15 @@ pub struct ServeArgs {
     /// same corpus WER); f16 runs the file as it is. Already quantised files always run as they are.
     #[arg(long, env = "WHISPER_WEIGHTS", value_enum, default_value_t = Weights::default_for_serving())]
     pub weights: Weights,
+    /// whisper.cpp's flash attention kernels (fused attention: fewer, larger GPU kernels). Off
+    /// by default: slower on this project's CPU benchmark; docs/benchmarks.md has the CUDA figures.
+    #[arg(
+        long,
+        env = "WHISPER_FLASH_ATTENTION",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub flash_attention: bool,
     /// Largest accepted upload, in bytes (413 above).
     #[arg(long, env = "WHISPER_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_upload_bytes: usize,

@@ -39,6 +39,7 @@ pub struct Metrics {
     pub model_loaded: IntGauge,
     pub queue_depth: IntGauge,
     pub inflight: IntGauge,
+    pub busy_slots: IntGauge,
     pub slots: IntGauge,
     pub threads_in_use: IntGauge,
     pub thread_budget: IntGauge,
@@ -106,7 +107,11 @@ impl Metrics {
             )?,
             inflight: IntGauge::new(
                 "whisper_inflight_requests",
-                "Requests holding an inference slot.",
+                "Requests decoding: holding at least one inference slot.",
+            )?,
+            busy_slots: IntGauge::new(
+                "whisper_busy_slots",
+                "Inference slots in use, the extra ones a long request decodes windows on included.",
             )?,
             slots: IntGauge::new("whisper_slots", "Configured parallel inference slots.")?,
             threads_in_use: IntGauge::new(
@@ -193,6 +198,7 @@ impl Metrics {
         r.register(Box::new(self.model_loaded.clone()))?;
         r.register(Box::new(self.queue_depth.clone()))?;
         r.register(Box::new(self.inflight.clone()))?;
+        r.register(Box::new(self.busy_slots.clone()))?;
         r.register(Box::new(self.slots.clone()))?;
         r.register(Box::new(self.threads_in_use.clone()))?;
         r.register(Box::new(self.thread_budget.clone()))?;

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::config::ServeArgs;
-use crate::engine::{Engine, EngineConfig, EngineGauges};
+use crate::engine::{Engine, EngineConfig, EngineGauges, PoolGauges};
 use crate::metrics::Metrics;
 use crate::state::{AppState, Limits};
 
@@ -42,6 +42,7 @@ pub fn engine_config(args: &ServeArgs, cpus: usize) -> EngineConfig {
         parallel_windows: args.parallel_windows,
         fit_audio_context: args.fit_audio_context,
         weights: args.weights,
+        flash_attention: args.flash_attention,
     }
 }
 
@@ -84,8 +85,11 @@ pub fn load_model(
         path,
         &config,
         EngineGauges {
-            queue_depth: state.metrics.queue_depth.clone(),
-            inflight: state.metrics.inflight.clone(),
+            pool: PoolGauges {
+                queue_depth: state.metrics.queue_depth.clone(),
+                inflight: state.metrics.inflight.clone(),
+                busy_slots: state.metrics.busy_slots.clone(),
+            },
             threads_in_use: state.metrics.threads_in_use.clone(),
             parallel_windows: state.metrics.parallel_windows.clone(),
             fitted_context: state.metrics.fitted_context.clone(),
@@ -103,6 +107,7 @@ pub fn load_model(
         parallel_windows = config.parallel_windows,
         fit_audio_context = config.fit_audio_context,
         weights = ?config.weights,
+        flash_attention = config.flash_attention,
         multilingual = engine.is_multilingual(),
         "model loaded"
     );

@@ -21,6 +21,7 @@ use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperState};
 use crate::model::{Weights, requantize};
 use lease::Lease;
 use params::TranscribeOptions;
+pub use pool::PoolGauges;
 use pool::{Pool, Slot};
 use threads::{ThreadBudget, ThreadGrant};
 use transcript::Transcript;
@@ -94,12 +95,13 @@ pub struct EngineConfig {
     pub fit_audio_context: bool,
     /// Weight type to run an f16 model file with (`model::requantize`).
     pub weights: Weights,
+    /// whisper.cpp's flash attention (`--flash-attention`).
+    pub flash_attention: bool,
 }
 
 /// Gauges the engine keeps current.
 pub struct EngineGauges {
-    pub queue_depth: IntGauge,
-    pub inflight: IntGauge,
+    pub pool: PoolGauges,
     pub threads_in_use: IntGauge,
     /// Windows decoded by `windowed::decode_windows`.
     pub parallel_windows: IntCounter,
@@ -159,6 +161,7 @@ impl Engine {
         };
         let context_params = WhisperContextParameters {
             use_gpu: cfg!(feature = "cuda"),
+            flash_attn: config.flash_attention,
             ..Default::default()
         };
         let context = load_context(path, config.weights, context_params)?;
@@ -173,12 +176,7 @@ impl Engine {
         };
         Ok(Self {
             context,
-            pool: Arc::new(Pool::new(
-                states,
-                config.queue,
-                gauges.queue_depth,
-                gauges.inflight,
-            )),
+            pool: Arc::new(Pool::new(states, config.queue, gauges.pool)),
             threads: ThreadBudget::new(config.threads, load, gauges.threads_in_use),
             parallel_windows: config.parallel_windows.then_some(gauges.parallel_windows),
             fitted_context: config.fit_audio_context.then_some(gauges.fitted_context),

@@ -12,8 +12,17 @@ pub struct Pool<T> {
     waiting: AtomicUsize,
     queue_limit: usize,
     slots: usize,
-    queue_depth: IntGauge,
-    inflight: IntGauge,
+    gauges: PoolGauges,
+}
+
+/// Gauges the pool keeps current.
+pub struct PoolGauges {
+    /// Requests waiting for their first state (`whisper_queue_depth`).
+    pub queue_depth: IntGauge,
+    /// Requests holding at least one state (`whisper_inflight_requests`).
+    pub inflight: IntGauge,
+    /// States in use, a long request's extra ones included (`whisper_busy_slots`).
+    pub busy_slots: IntGauge,
 }
 
 /// Admission to the queue: counted in `whisper_queue_depth` until it becomes a `Slot`.
@@ -26,6 +35,9 @@ pub struct Slot<T> {
     state: Option<T>,
     pool: Arc<Pool<T>>,
     _permit: OwnedSemaphorePermit,
+    /// A request's first slot counts it in `whisper_inflight_requests`; the extra states a long
+    /// request takes on (`Pool::try_slot`) do not, so the gauge counts requests, not states.
+    counts_request: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,12 +48,7 @@ pub struct QueueFull {
 }
 
 impl<T> Pool<T> {
-    pub fn new(
-        states: Vec<T>,
-        queue_limit: usize,
-        queue_depth: IntGauge,
-        inflight: IntGauge,
-    ) -> Self {
+    pub fn new(states: Vec<T>, queue_limit: usize, gauges: PoolGauges) -> Self {
         let slots = states.len();
         Self {
             states: Mutex::new(states),
@@ -49,8 +56,7 @@ impl<T> Pool<T> {
             waiting: AtomicUsize::new(0),
             queue_limit,
             slots,
-            queue_depth,
-            inflight,
+            gauges,
         }
     }
 
@@ -78,13 +84,13 @@ impl<T> Pool<T> {
                 (waiting < capacity).then_some(waiting + 1)
             })
             .map_err(|waiting| QueueFull { waiting })?;
-        self.queue_depth.inc();
+        self.gauges.queue_depth.inc();
         Ok(Ticket { pool: self.clone() })
     }
 
     fn leave_queue(&self) {
         self.waiting.fetch_sub(1, Ordering::AcqRel);
-        self.queue_depth.dec();
+        self.gauges.queue_depth.dec();
     }
 }
 
@@ -94,7 +100,7 @@ impl<T> Ticket<T> {
         let pool = self.pool.clone();
         let permit = pool.permits.clone().acquire_owned().await?;
         drop(self);
-        Ok(Slot::take(pool, permit))
+        Ok(Slot::take(pool, permit, true))
     }
 }
 
@@ -103,7 +109,7 @@ impl<T> Pool<T> {
     /// taken ahead of waiting requests (the semaphore hands freed permits to waiters first).
     pub fn try_slot(self: &Arc<Self>) -> Option<Slot<T>> {
         let permit = self.permits.clone().try_acquire_owned().ok()?;
-        Some(Slot::take(self.clone(), permit))
+        Some(Slot::take(self.clone(), permit, false))
     }
 }
 
@@ -114,17 +120,21 @@ impl<T> Drop for Ticket<T> {
 }
 
 impl<T> Slot<T> {
-    fn take(pool: Arc<Pool<T>>, permit: OwnedSemaphorePermit) -> Self {
+    fn take(pool: Arc<Pool<T>>, permit: OwnedSemaphorePermit, counts_request: bool) -> Self {
         let state = pool
             .states
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .pop();
-        pool.inflight.inc();
+        if counts_request {
+            pool.gauges.inflight.inc();
+        }
+        pool.gauges.busy_slots.inc();
         Slot {
             state,
             pool,
             _permit: permit,
+            counts_request,
         }
     }
 
@@ -143,7 +153,10 @@ impl<T> Drop for Slot<T> {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .push(state);
         }
-        self.pool.inflight.dec();
+        if self.counts_request {
+            self.pool.gauges.inflight.dec();
+        }
+        self.pool.gauges.busy_slots.dec();
     }
 }
 
@@ -156,8 +169,11 @@ mod tests {
         Arc::new(Pool::new(
             (0..slots).collect(),
             queue,
-            gauge("queue"),
-            gauge("inflight"),
+            PoolGauges {
+                queue_depth: gauge("queue"),
+                inflight: gauge("inflight"),
+                busy_slots: gauge("busy"),
+            },
         ))
     }
 
@@ -169,10 +185,10 @@ mod tests {
         assert!(slot.state().is_some());
         let _waiting = pool.enter().expect("the second request waits in the queue");
         assert!(pool.enter().is_err(), "the third request must be rejected");
-        assert_eq!(pool.queue_depth.get(), 1);
-        assert_eq!(pool.inflight.get(), 1);
+        assert_eq!(pool.gauges.queue_depth.get(), 1);
+        assert_eq!(pool.gauges.inflight.get(), 1);
         drop(slot);
-        assert_eq!(pool.inflight.get(), 0);
+        assert_eq!(pool.gauges.inflight.get(), 0);
         Ok(())
     }
 
@@ -182,7 +198,12 @@ mod tests {
         let pool = pool(2, 1);
         let first = pool.enter().expect("admitted").acquire().await?;
         let extra = pool.try_slot().expect("one state is still free");
-        assert_eq!(pool.inflight.get(), 2);
+        assert_eq!(
+            pool.gauges.inflight.get(),
+            1,
+            "an extra state is not another request"
+        );
+        assert_eq!(pool.gauges.busy_slots.get(), 2);
         assert!(pool.try_slot().is_none(), "no free state left");
         let waiter = tokio::spawn(pool.enter().expect("queued").acquire());
         tokio::task::yield_now().await;
@@ -193,7 +214,7 @@ mod tests {
         );
         drop(waiter.await.expect("the waiter ran")?);
         drop(first);
-        assert_eq!(pool.inflight.get(), 0);
+        assert_eq!(pool.gauges.inflight.get(), 0);
         Ok(())
     }
 
@@ -237,7 +258,7 @@ mod tests {
         let pool = pool(1, 0);
         let ticket = pool.enter().expect("a free slot admits");
         drop(ticket);
-        assert_eq!(pool.queue_depth.get(), 0);
+        assert_eq!(pool.gauges.queue_depth.get(), 0);
         assert!(pool.enter().is_ok());
     }
 }

@@ -87,6 +87,7 @@ async fn metrics_count_good_and_bad_requests_exactly() {
     assert_eq!(m("whisper_slots", &[]).await, 1.0);
     assert_eq!(m("whisper_queue_depth", &[]).await, 0.0);
     assert_eq!(m("whisper_inflight_requests", &[]).await, 0.0);
+    assert_eq!(m("whisper_busy_slots", &[]).await, 0.0);
     // The test servers run one thread; none is held once the requests are answered.
     assert_eq!(m("whisper_inference_thread_budget", &[]).await, 1.0);
     assert_eq!(m("whisper_inference_threads", &[]).await, 0.0);

@@ -40,7 +40,7 @@ async fn a_short_request_behind_a_long_one_waits_for_a_window_not_the_recording(
     };
     let short_request = async {
         // Both slots taken: the long request decodes its windows on both states.
-        wait_for_metric(&server, &client, "whisper_inflight_requests", 2.0).await;
+        wait_for_metric(&server, &client, "whisper_busy_slots", 2.0).await;
         let body = server.transcribe(&client, short_wav.clone(), &JSON).await;
         (server::text(&body), Instant::now())
     };
