@@ -108,6 +108,23 @@ def same_run(results, baseline: str):
     return lambda _engine, clip: medians(results).get((baseline, clip))
 
 
+def timed_section(report, raw: dict, title: str, engines, clip_set, runs: int,
+                  baselines: dict[str, str], extra=None, hog: bool = False):
+    """Measures (beside a CPU hog if asked) and keeps the raw timings under `title`, then
+    reports one table per clip with ratios against the named engines of this same run (and any
+    `extra` baseline columns)."""
+    with cpu_hog() if hog else contextlib.nullcontext():
+        results = shuffled_rounds(engines, clip_set, runs)
+    raw[title] = {f"{e}|{c}": vars(v) for (e, c), v in results.items()}
+    columns = {label: same_run(results, name) for label, name in baselines.items()}
+    columns |= extra or {}
+    report.add(f"## {title}", "")
+    for clip in clip_set:
+        report.add(f"### {clip.name} clip ({clip.seconds:.1f} s)", "",
+                   *timing_table(results, engines, clip, columns), "")
+    return results
+
+
 def make_variant(a: argparse.Namespace, t: int, name: str) -> Server:
     variant = SERVER_VARIANTS[name]
     return Server(f"server {t}t {name.replace('-', ' ')}", a.server_bin,
@@ -174,18 +191,8 @@ def main() -> None:
         return FasterWhisper(name, a.ct2_dir, compute_type, threads)
 
     def timed(title, engines, clip_set, baselines: dict[str, str], extra=None, hog=False):
-        """Measures, then reports ratios against the named engines of this same run (and any
-        `extra` baseline columns)."""
-        with cpu_hog() if hog else contextlib.nullcontext():
-            results = shuffled_rounds(engines, clip_set, a.runs)
-        raw[title] = {f"{e}|{c}": vars(v) for (e, c), v in results.items()}
-        baselines = {label: same_run(results, name) for label, name in baselines.items()}
-        baselines |= extra or {}
-        report.add(f"## {title}", "")
-        for clip in clip_set:
-            report.add(f"### {clip.name} clip ({clip.seconds:.1f} s)", "",
-                       *timing_table(results, engines, clip, baselines), "")
-        return results
+        return timed_section(report, raw, title, engines, clip_set, a.runs, baselines, extra,
+                             hog)
 
     idle: dict[tuple[str, str], float] = {}
     if sections & {"idle", "hog"}:

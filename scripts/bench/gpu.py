@@ -16,12 +16,10 @@ flite and sox, which a GPU machine may lack). docs/benchmarks.md holds the resul
 """
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import subprocess
 import sys
-import time
 import types
 import wave
 from pathlib import Path
@@ -29,11 +27,11 @@ from pathlib import Path
 import numpy as np
 
 import concurrency
-from bench import Report, machine, medians, same_run, timing_table
+from bench import Report, machine, medians, timed_section
 from clips import make_clips
 from concurrency import Contender
 from engines import Bare, FasterWhisper, Server, Shared
-from measure import cpu_hog, shuffled_rounds, wer_row
+from measure import wer_row
 
 SECTIONS = ("idle", "hog", "concurrency", "wer")
 # The engines of the idle and hog sections (--engines picks some).
@@ -71,14 +69,10 @@ class FasterWhisperPcm(FasterWhisper):
     machine here takes in 64 MB a call. Reading a 16 kHz PCM WAV this way costs about what PyAV
     does; the server's time includes its own decoding the same way."""
 
-    def transcribe(self, path: Path) -> tuple[float, str]:
-        started = time.perf_counter()
+    def audio(self, path: Path):
         with wave.open(str(path)) as w:
             pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
-        audio = pcm.astype(np.float32) / 32768.0
-        segments, _ = self.model.transcribe(audio, beam_size=1, language="en")
-        text = "".join(segment.text for segment in segments).strip()
-        return time.perf_counter() - started, text
+        return pcm.astype(np.float32) / 32768.0
 
 
 def faster_whisper_engine() -> type[FasterWhisper]:
@@ -187,21 +181,14 @@ def main() -> None:
 
     def timed(title: str, names: str, hog: bool) -> dict:
         engines = started(chosen(names))
+        baselines = {"fw float16": BASELINE, "server cpu": CPU_SERVER}
+        extra = {"own idle": lambda engine, clip: idle.get((engine, clip))} if hog else None
         try:
-            with cpu_hog() if hog else contextlib.nullcontext():
-                results = shuffled_rounds(engines, clips, a.runs)
+            results = timed_section(report, raw, title, engines, clips, a.runs, baselines,
+                                    extra, hog)
         finally:
             for engine in engines:
                 engine.close()
-        raw[title] = {f"{e}|{c}": vars(v) for (e, c), v in results.items()}
-        baselines = {"fw float16": same_run(results, BASELINE),
-                     "server cpu": same_run(results, CPU_SERVER)}
-        if hog:
-            baselines["own idle"] = lambda engine, clip: idle.get((engine, clip))
-        report.add(f"## {title}", "")
-        for clip in clips:
-            report.add(f"### {clip.name} clip ({clip.seconds:.1f} s)", "",
-                       *timing_table(results, engines, clip, baselines), "")
         return medians(results)
 
     if "idle" in sections:
