@@ -2,7 +2,7 @@
 # Builds whisper-server with whisper.cpp's CUDA backend on a machine with no CUDA install and no
 # GPU (how docs/benchmarks.md's GPU runs were built): NVIDIA's CUDA toolkit wheels from PyPI
 # (nvcc, runtime, cuBLAS) unpacked under the cache, a link-time stub of the driver library made
-# from that toolkit's cuda.h, and a target dir of its own (a cold build takes about 30 min on
+# from that toolkit's cuda.h, and a target dir of its own (a cold build took about 17 min on
 # 2 cores). The binary runs where an NVIDIA driver for CUDA 13 is installed, with the toolkit's
 # lib folder (printed at the end) on LD_LIBRARY_PATH for libcudart and libcublas.
 # The container image builds on NVIDIA's devel image instead (server/Dockerfile, target cuda).
@@ -37,9 +37,10 @@ install_toolkit() {
   mv "$PIP_ROOT.partial" "$PIP_ROOT"
 }
 
-# What a system install has and the wheels lack: unversioned .so names for the linker, the
-# lib64 folder whisper-rs-sys searches, an (empty) libculibos.a it names, and libcuda.so, which
-# comes with the driver, not the toolkit.
+# What a system install has and the wheels lack: unversioned .so names for the linker, a lib64
+# folder (nvcc links its runtime from there: without it CMake's CUDA compiler check fails to find
+# -lcudadevrt), an (empty) libculibos.a that whisper-rs-sys names, and libcuda.so, which comes
+# with the driver, not the toolkit.
 complete_toolkit() {
   local lib="$TOOLKIT/lib"
   for versioned in "$lib"/lib*.so.*; do
