@@ -6,6 +6,7 @@ use clap::Parser;
 use k8s_openapi::api::core::v1::Container;
 use whisper_crds::WhisperService;
 use whisper_operator::build::{Owner, deployment};
+use whisper_operator::catalogue::Catalogue;
 use whisper_operator::validate::validate;
 use whisper_server::config::Cli;
 
@@ -14,7 +15,7 @@ fn containers(spec_yaml: &str) -> (Container, Container) {
     let mut ws = WhisperService::new("svc", spec);
     ws.metadata.namespace = Some("ns".into());
     ws.metadata.uid = Some("uid-svc".into());
-    let resolved = validate(&ws.spec, "img:1").expect("valid spec");
+    let resolved = validate(&ws.spec, "img:1", &Catalogue::builtin()).expect("valid spec");
     let owner = Owner::of(&ws).expect("owner");
     let pod = deployment(&owner, &ws.spec, &resolved)
         .spec

@@ -3,6 +3,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use clap::{Parser, Subcommand};
+use whisper_operator::catalogue::{Catalogue, CatalogueError};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,6 +40,10 @@ pub struct RunArgs {
     /// Server image for WhisperServices that name none.
     #[arg(long, env = "WHISPER_OPERATOR_SERVER_IMAGE", default_value_t = whisper_operator::config::default_server_image())]
     pub server_image: String,
+    /// Catalogue overrides: a JSON object of model names to {"url", "sha256"}; an entry replaces
+    /// the built-in one of that name (a mirror) or adds a name.
+    #[arg(long, env = "WHISPER_OPERATOR_MODEL_CATALOGUE", default_value = "")]
+    pub model_catalogue: String,
     /// WhisperServices reconciled at once.
     #[arg(long, env = "WHISPER_OPERATOR_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
@@ -85,8 +90,8 @@ pub enum LogFormat {
 }
 
 impl RunArgs {
-    pub fn config(&self) -> whisper_operator::Config {
-        whisper_operator::Config {
+    pub fn config(&self) -> Result<whisper_operator::Config, CatalogueError> {
+        Ok(whisper_operator::Config {
             namespaces: self
                 .namespaces
                 .iter()
@@ -94,10 +99,11 @@ impl RunArgs {
                 .cloned()
                 .collect(),
             server_image: self.server_image.clone(),
+            catalogue: Catalogue::with_overrides(&self.model_catalogue)?,
             resync: Duration::from_secs(self.resync_seconds),
             discovery_ttl: Duration::from_secs(self.discovery_seconds),
             concurrency: self.concurrency,
             instance: self.pod_name.clone(),
-        }
+        })
     }
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::catalogue::Catalogue;
+
 /// What `run_controller` needs besides a client.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -9,6 +11,8 @@ pub struct Config {
     pub namespaces: Vec<String>,
     /// Server image for WhisperServices that do not name one.
     pub server_image: String,
+    /// Model names WhisperServices may use instead of a URL.
+    pub catalogue: Catalogue,
     /// How often a healthy WhisperService is reconciled even without events (drift repair).
     pub resync: Duration,
     /// How long a discovery answer about the monitoring kinds is trusted.
@@ -32,6 +36,7 @@ impl Default for Config {
         Self {
             namespaces: Vec::new(),
             server_image: default_server_image(),
+            catalogue: Catalogue::builtin(),
             resync: Duration::from_secs(300),
             discovery_ttl: Duration::from_secs(30),
             concurrency: 8,

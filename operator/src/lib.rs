@@ -14,6 +14,7 @@ pub mod http;
 pub mod labels;
 pub mod leader;
 pub mod metrics;
+pub mod pod_health;
 mod reconcile;
 pub mod status;
 pub mod validate;

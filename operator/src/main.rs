@@ -65,7 +65,7 @@ async fn shutdown_signal() {
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
-    let config = args.config();
+    let config = args.config()?;
     let client = kube::Client::try_default()
         .await
         .context("no Kubernetes configuration found (in-cluster or KUBECONFIG)")?;

@@ -43,20 +43,21 @@ pub async fn reconcile(ws: Arc<WhisperService>, ctx: Arc<Context>) -> Result<Act
     }
     finalizer::sync(&ctx.client, &ws, &owner).await?;
 
-    let resolved = match validate::validate(&ws.spec, &ctx.config.server_image) {
-        Ok(r) => r,
-        Err(invalid) => {
-            let observed = Observed {
-                deployment: None,
-                pods: &[],
-                invalid: Some(invalid.to_string()),
-                monitoring: Monitoring::Disabled,
-            };
-            write_status(&ctx, &ws, &owner, &observed).await?;
-            // Nothing will change until the user edits the spec: wait for that.
-            return Ok(Action::await_change());
-        }
-    };
+    let resolved =
+        match validate::validate(&ws.spec, &ctx.config.server_image, &ctx.config.catalogue) {
+            Ok(r) => r,
+            Err(invalid) => {
+                let observed = Observed {
+                    deployment: None,
+                    pods: &[],
+                    invalid: Some(invalid.to_string()),
+                    monitoring: Monitoring::Disabled,
+                };
+                write_status(&ctx, &ws, &owner, &observed).await?;
+                // Nothing will change until the user edits the spec: wait for that.
+                return Ok(Action::await_change());
+            }
+        };
 
     let ns = owner.namespace.as_str();
     let client = &ctx.client;
@@ -263,7 +264,11 @@ async fn publish_ready_change(ctx: &Context, ws: &WhisperService, new: &WhisperS
         return;
     }
     let event = Event {
-        type_: if status == "True" || reason == "ReplicasNotReady" || reason == "ScaledToZero" {
+        type_: if status == "True"
+            || matches!(
+                reason.as_str(),
+                "ReplicasNotReady" | "ScaledToZero" | "ModelDownloading" | "ModelLoading"
+            ) {
             EventType::Normal
         } else {
             EventType::Warning

@@ -7,7 +7,10 @@ use k8s_openapi::{
 };
 use whisper_crds::{ConditionType, WhisperService, WhisperServiceStatus};
 
-use crate::labels;
+use crate::{
+    labels,
+    pod_health::{self, PodHealth},
+};
 
 /// Whether the monitoring kinds could be put in place.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +59,11 @@ pub fn compute(ws: &WhisperService, observed: &Observed, now: &Time) -> WhisperS
     let ready = dep_status.ready_replicas.unwrap_or(0);
     let updated = dep_status.updated_replicas.unwrap_or(0);
     let unschedulable = unschedulable_message(observed.pods);
+    let health = pod_health::diagnose(observed.pods);
+    let failing = match &health {
+        PodHealth::Failing(t) => Some(t.clone()),
+        _ => None,
+    };
     let deadline_exceeded = dep_status
         .conditions
         .iter()
@@ -99,12 +107,14 @@ pub fn compute(ws: &WhisperService, observed: &Observed, now: &Time) -> WhisperS
                 format!("{ready}/{desired} replicas ready; pods cannot be scheduled"),
             )
         } else {
-            cond(
-                ConditionType::Ready,
-                false,
-                "ReplicasNotReady",
-                format!("{ready}/{desired} replicas ready"),
-            )
+            let counts = format!("{ready}/{desired} replicas ready");
+            let (reason, message) = match &health {
+                PodHealth::Failing(t) => (t.reason, format!("{counts}; {}", t.message)),
+                PodHealth::ModelDownloading(m) => ("ModelDownloading", format!("{counts}; {m}")),
+                PodHealth::ModelLoading(m) => ("ModelLoading", format!("{counts}; {m}")),
+                PodHealth::Unremarkable => ("ReplicasNotReady", counts),
+            };
+            cond(ConditionType::Ready, false, reason, message)
         };
         let progressing = if rolled_out {
             cond(
@@ -121,15 +131,18 @@ pub fn compute(ws: &WhisperService, observed: &Observed, now: &Time) -> WhisperS
                 format!("{updated}/{desired} replicas updated, {ready} ready"),
             )
         };
-        let degraded = match (&unschedulable, &deadline_exceeded) {
-            (Some(msg), _) => cond(ConditionType::Degraded, true, "Unschedulable", msg.clone()),
-            (None, Some(msg)) => cond(
+        let degraded = match (&unschedulable, &failing, &deadline_exceeded) {
+            (Some(msg), _, _) => cond(ConditionType::Degraded, true, "Unschedulable", msg.clone()),
+            (None, Some(t), _) if !rolled_out => {
+                cond(ConditionType::Degraded, true, t.reason, t.message.clone())
+            }
+            (None, _, Some(msg)) => cond(
                 ConditionType::Degraded,
                 true,
                 "ProgressDeadlineExceeded",
                 msg.clone(),
             ),
-            (None, None) => cond(
+            _ => cond(
                 ConditionType::Degraded,
                 false,
                 "AsExpected",

@@ -197,3 +197,38 @@ fn needs_update_ignores_only_transition_times() {
     c.ready_replicas = 0;
     assert!(needs_update(Some(&a), &c));
 }
+
+#[test]
+fn a_pod_whose_model_download_fails_makes_it_degraded_with_the_cause() {
+    let ws = service("a", "ns", "model: tiny.en");
+    let d = dep(1, 1, 0, 1);
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "a-1"},
+        "status": {"initContainerStatuses": [{
+            "name": "fetch-model", "image": "img:1", "imageID": "", "ready": false, "restartCount": 1,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"exitCode": 1, "message": "Error: sha256 mismatch"}},
+        }]}
+    }))
+    .expect("pod literal");
+    let s = compute(&ws, &observed(Some(&d), &[pod]), &at(10));
+    let ready = get(&s, ConditionType::Ready);
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "ModelDownloadFailed")
+    );
+    assert_eq!(
+        ready.message,
+        "0/1 replicas ready; pod a-1: the model download failed: exit code 1: sha256 mismatch"
+    );
+    let degraded = get(&s, ConditionType::Degraded);
+    assert_eq!(
+        (degraded.status.as_str(), degraded.reason.as_str()),
+        ("True", "ModelDownloadFailed")
+    );
+    assert!(
+        degraded.message.ends_with(": sha256 mismatch"),
+        "{}",
+        degraded.message
+    );
+}

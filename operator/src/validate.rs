@@ -3,7 +3,7 @@
 
 use whisper_crds::WhisperServiceSpec;
 
-use crate::catalogue;
+use crate::catalogue::{self, Catalogue};
 
 /// The spec's model and image, resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,17 +22,18 @@ pub enum Invalid {
     MissingSha256,
 }
 
-fn is_url(model: &str) -> bool {
-    model.starts_with("https://") || model.starts_with("http://")
-}
-
-/// Resolves the model and image, or says why the spec is unusable.
-pub fn validate(spec: &WhisperServiceSpec, default_image: &str) -> Result<Resolved, Invalid> {
+/// Resolves the model (catalogue names through `catalogue`) and image, or says why the spec is
+/// unusable.
+pub fn validate(
+    spec: &WhisperServiceSpec,
+    default_image: &str,
+    catalogue: &Catalogue,
+) -> Result<Resolved, Invalid> {
     let image = spec
         .image
         .clone()
         .unwrap_or_else(|| default_image.to_string());
-    if is_url(&spec.model) {
+    if catalogue::is_url(&spec.model) {
         let sha = spec.model_sha256.clone().ok_or(Invalid::MissingSha256)?;
         return Ok(Resolved {
             model_url: spec.model.clone(),
@@ -40,11 +41,12 @@ pub fn validate(spec: &WhisperServiceSpec, default_image: &str) -> Result<Resolv
             image,
         });
     }
-    let entry = catalogue::lookup(&spec.model)
-        .ok_or_else(|| Invalid::UnknownModel(spec.model.clone(), catalogue::names().join(", ")))?;
+    let entry = catalogue
+        .lookup(&spec.model)
+        .ok_or_else(|| Invalid::UnknownModel(spec.model.clone(), catalogue.names().join(", ")))?;
     Ok(Resolved {
-        model_url: entry.url.to_string(),
-        model_sha256: entry.sha256.to_string(),
+        model_url: entry.url.clone(),
+        model_sha256: entry.sha256.clone(),
         image,
     })
 }
@@ -58,7 +60,12 @@ mod tests {
 
     #[test]
     fn catalogue_name_resolves_to_its_url_and_checksum_and_default_image() {
-        let r = validate(&spec_from_yaml("model: tiny.en"), IMG).expect("valid");
+        let r = validate(
+            &spec_from_yaml("model: tiny.en"),
+            IMG,
+            &Catalogue::builtin(),
+        )
+        .expect("valid");
         assert!(r.model_url.ends_with("/ggml-tiny.en.bin"));
         assert_eq!(r.model_sha256.len(), 64);
         assert_eq!(r.image, IMG);
@@ -70,7 +77,7 @@ mod tests {
         let spec = spec_from_yaml(&format!(
             "model: https://example.invalid/m.bin\nmodelSha256: {sha}\nimage: my/img:1"
         ));
-        let r = validate(&spec, IMG).expect("valid");
+        let r = validate(&spec, IMG, &Catalogue::builtin()).expect("valid");
         assert_eq!(r.model_url, "https://example.invalid/m.bin");
         assert_eq!(r.model_sha256, sha);
         assert_eq!(r.image, "my/img:1");
@@ -78,7 +85,8 @@ mod tests {
 
     #[test]
     fn unknown_model_name_is_invalid_with_the_catalogue_in_the_message() {
-        let err = validate(&spec_from_yaml("model: huge"), IMG).expect_err("invalid");
+        let err = validate(&spec_from_yaml("model: huge"), IMG, &Catalogue::builtin())
+            .expect_err("invalid");
         let msg = err.to_string();
         assert!(
             msg.contains("\"huge\"") && msg.contains("tiny.en, base, large-v3-turbo"),
@@ -88,8 +96,12 @@ mod tests {
 
     #[test]
     fn url_without_checksum_is_invalid() {
-        let err =
-            validate(&spec_from_yaml("model: http://x.invalid/m.bin"), IMG).expect_err("invalid");
+        let err = validate(
+            &spec_from_yaml("model: http://x.invalid/m.bin"),
+            IMG,
+            &Catalogue::builtin(),
+        )
+        .expect_err("invalid");
         assert_eq!(err, Invalid::MissingSha256);
     }
 }

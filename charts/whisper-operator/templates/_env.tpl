@@ -15,6 +15,10 @@ operator reads these from the installed Deployment, so both run with the same se
 - name: WHISPER_OPERATOR_SERVER_IMAGE
   value: {{ . | quote }}
 {{- end }}
+{{- with .Values.operator.modelCatalogue }}
+- name: WHISPER_OPERATOR_MODEL_CATALOGUE
+  value: {{ toJson . | quote }}
+{{- end }}
 - name: WHISPER_OPERATOR_LOG_FORMAT
   value: {{ .Values.operator.logFormat | quote }}
 - name: RUST_LOG

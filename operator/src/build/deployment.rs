@@ -22,6 +22,12 @@ use whisper_crds::{GpuSpec, WhisperServiceSpec};
 use super::Owner;
 use crate::{labels, validate::Resolved};
 
+/// Container names; pod_health reads the statuses of these two.
+pub const FETCH_MODEL_CONTAINER: &str = "fetch-model";
+pub const SERVER_CONTAINER: &str = "whisper-server";
+/// The end of a failed container's log becomes its termination message, which the operator
+/// quotes in the WhisperService's status.
+const TERMINATION_MESSAGE_POLICY: &str = "FallbackToLogsOnError";
 const MODEL_DIR: &str = "/models";
 const MODEL_PATH: &str = "/models/model.bin";
 const API_KEY_DIR: &str = "/var/run/secrets/whisper";
@@ -134,7 +140,7 @@ fn model_mount() -> VolumeMount {
 
 fn fetch_model_container(resolved: &Resolved) -> Container {
     Container {
-        name: "fetch-model".to_string(),
+        name: FETCH_MODEL_CONTAINER.to_string(),
         image: Some(resolved.image.clone()),
         args: Some(
             [
@@ -151,6 +157,7 @@ fn fetch_model_container(resolved: &Resolved) -> Container {
         ),
         volume_mounts: Some(vec![model_mount(), tmp_mount()]),
         security_context: Some(restricted_security_context()),
+        termination_message_policy: Some(TERMINATION_MESSAGE_POLICY.to_string()),
         ..Container::default()
     }
 }
@@ -229,7 +236,7 @@ fn server_container(spec: &WhisperServiceSpec, resolved: &Resolved) -> Container
         });
     }
     Container {
-        name: "whisper-server".to_string(),
+        name: SERVER_CONTAINER.to_string(),
         image: Some(resolved.image.clone()),
         args: Some(server_args(spec)),
         ports: Some(vec![ContainerPort {
@@ -254,6 +261,7 @@ fn server_container(spec: &WhisperServiceSpec, resolved: &Resolved) -> Container
         }),
         volume_mounts: Some(mounts),
         security_context: Some(restricted_security_context()),
+        termination_message_policy: Some(TERMINATION_MESSAGE_POLICY.to_string()),
         ..Container::default()
     }
 }

@@ -9,7 +9,8 @@ const IMG: &str = "img:1";
 
 fn build(spec_yaml: &str) -> Deployment {
     let w = ws("svc", "ns", spec_yaml);
-    let resolved = crate::validate::validate(&w.spec, IMG).expect("valid spec");
+    let resolved = crate::validate::validate(&w.spec, IMG, &crate::catalogue::Catalogue::builtin())
+        .expect("valid spec");
     deployment(&Owner::of(&w).expect("owner"), &w.spec, &resolved)
 }
 

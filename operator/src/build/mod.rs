@@ -8,7 +8,7 @@ mod service;
 mod service_monitor;
 
 pub use dashboard::dashboard_config_map;
-pub use deployment::deployment;
+pub use deployment::{FETCH_MODEL_CONTAINER, SERVER_CONTAINER, deployment};
 pub use hpa::hpa;
 pub use prometheus_rule::prometheus_rule;
 pub use service::service;
