@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok from the Go module
 # proxy into $K8S_BIN_DIR (outside the repo). Idempotent: a finished build is marked by .complete.
+# Sourced instead of run, it only defines its functions (e2e/kind/node/build.sh reuses them).
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -8,19 +9,19 @@ source "$here/versions.sh"
 
 log() { echo "[build] $(date +%H:%M:%S) $*" >&2; }
 
-if [[ $# -eq 0 && -f "$K8S_BIN_DIR/.complete" ]]; then
-  log "already built: $K8S_BIN_DIR"
-  exit 0
-fi
-command -v go >/dev/null || { echo "go is required" >&2; exit 1; }
-
-mkdir -p "$K8S_BIN_DIR"
-# One build at a time: two clusters started together on a fresh machine share this cache.
-exec 8>"$WHISPER_OPERATOR_CACHE/k8s-build.lock"
-flock 8
 work="$WHISPER_OPERATOR_CACHE/k8s-build-work"
-mkdir -p "$work"
 goflags=(-trimpath)
+
+# One build at a time: two clusters started together on a fresh machine share this cache (and
+# the wrapper modules under $work). e2e/kind/node/build.sh takes the same lock.
+# Taken once per process tree: a second flock on a fresh descriptor would wait on our own lock.
+build_lock() {
+  [[ -n "${BUILD_LOCK_HELD:-}" ]] && return 0
+  mkdir -p "$WHISPER_OPERATOR_CACHE" "$work"
+  exec 8>"$WHISPER_OPERATOR_CACHE/k8s-build.lock"
+  flock 8
+  BUILD_LOCK_HELD=1
+}
 
 # A wrapper module per component keeps their dependency graphs apart (kwok pins other k8s libs).
 new_module() { # dir name
@@ -35,7 +36,10 @@ replaces_from() { # gomod version
     jq -r --arg v "$2" '.Replace[]? | select(.New.Path | startswith(".")) | select(.New.Path | contains("FORBIDDEN") | not) | "\(.Old.Path)=\(.Old.Path)@\($v)"'
 }
 
+# build_kubernetes DEST CMD...: the k8s.io/kubernetes/cmd/CMD binaries into DEST, in one
+# `go build`, so they share the compile.
 build_kubernetes() {
+  local dest="$1"; shift
   local dir="$work/kubernetes" minor staging k8s_dir
   k8s_dir="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | jq -r .Dir)"
   staging="v0.${K8S_VERSION#v1.}"
@@ -46,29 +50,32 @@ build_kubernetes() {
   local n=0
   while read -r r; do go mod edit -replace "$r"; n=$((n + 1)); done < <(replaces_from "$k8s_dir/go.mod" "$staging")
   log "kubernetes $K8S_VERSION: $n staging modules replaced with $staging"
-  local cmds=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
+  local cmds=("${@/#/k8s.io/kubernetes/cmd/}")
   go get "${cmds[@]/%/@$K8S_VERSION}" >&2
   # The version stamp is what /version reports; without it the binaries say v0.0.0-master.
   local pkg=k8s.io/component-base/version
   local ld="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   log "building ${cmds[*]}"
   # Into the work dir first, so an interrupted build never leaves a half-written binary behind.
-  mkdir -p out
+  rm -rf out && mkdir -p out "$dest"
   go build "${goflags[@]}" -ldflags="$ld" -o out/ "${cmds[@]}"
-  mv out/* "$K8S_BIN_DIR/"
+  mv out/* "$dest/"
 }
 
+# build_etcd VERSION DEST
 build_etcd() {
+  local version="$1" dest="$2"
   local dir="$work/etcd" etcd_dir
-  etcd_dir="$(go mod download -json "go.etcd.io/etcd/server/v3@$ETCD_VERSION" | jq -r .Dir)"
+  etcd_dir="$(go mod download -json "go.etcd.io/etcd/server/v3@$version" | jq -r .Dir)"
   new_module "$dir" whisper-operator/etcd-build
   cd "$dir"
-  go mod edit -require "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
-  while read -r r; do go mod edit -replace "$r"; done < <(replaces_from "$etcd_dir/go.mod" "$ETCD_VERSION")
-  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >&2
-  log "building etcd $ETCD_VERSION"
+  go mod edit -require "go.etcd.io/etcd/server/v3@$version"
+  while read -r r; do go mod edit -replace "$r"; done < <(replaces_from "$etcd_dir/go.mod" "$version")
+  go get "go.etcd.io/etcd/server/v3@$version" >&2
+  log "building etcd $version"
   go build "${goflags[@]}" -ldflags="-s -w" -o etcd go.etcd.io/etcd/server/v3
-  mv etcd "$K8S_BIN_DIR/"
+  mkdir -p "$dest"
+  mv etcd "$dest/"
 }
 
 build_kwok() {
@@ -92,13 +99,24 @@ copy_monitoring_crds() {
   log "prometheus-operator $PROM_OPERATOR_VERSION CRDs copied to $dest"
 }
 
+# Sourced (by e2e/kind/node/build.sh): only the functions above.
+[[ "${BASH_SOURCE[0]}" != "$0" ]] && return 0
+
+if [[ $# -eq 0 && -f "$K8S_BIN_DIR/.complete" ]]; then
+  log "already built: $K8S_BIN_DIR"
+  exit 0
+fi
+command -v go >/dev/null || { echo "go is required" >&2; exit 1; }
+mkdir -p "$K8S_BIN_DIR"
+build_lock
+
 start=$(date +%s)
 parts=("$@")
 ((${#parts[@]})) || parts=(kubernetes etcd kwok monitoring-crds)
 for p in "${parts[@]}"; do
   case "$p" in
-    kubernetes) [[ -x "$K8S_BIN_DIR/kube-apiserver" && -x "$K8S_BIN_DIR/kube-controller-manager" && -x "$K8S_BIN_DIR/kube-scheduler" ]] || build_kubernetes ;;
-    etcd) [[ -x "$K8S_BIN_DIR/etcd" ]] || build_etcd ;;
+    kubernetes) [[ -x "$K8S_BIN_DIR/kube-apiserver" && -x "$K8S_BIN_DIR/kube-controller-manager" && -x "$K8S_BIN_DIR/kube-scheduler" ]] || build_kubernetes "$K8S_BIN_DIR" kube-apiserver kube-controller-manager kube-scheduler ;;
+    etcd) [[ -x "$K8S_BIN_DIR/etcd" ]] || build_etcd "$ETCD_VERSION" "$K8S_BIN_DIR" ;;
     kwok) [[ -x "$K8S_BIN_DIR/kwok" ]] || build_kwok ;;
     monitoring-crds) [[ -d "$CRD_DIR" ]] || copy_monitoring_crds ;;
     *) echo "unknown part $p (kubernetes, etcd, kwok, monitoring-crds)" >&2; exit 2 ;;
