@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Builds the monitoring stack's images locally (no container registry is reachable here) and
+# prints their names, one a line, on stdout:
+#   - the Prometheus Operator and prometheus-config-reloader, static Go binaries built from the
+#     Go module github.com/prometheus-operator/prometheus-operator at $PROM_OPERATOR_VERSION;
+#   - Prometheus $PROMETHEUS_VERSION, a static Go binary built from the Go module
+#     github.com/prometheus/prometheus at $PROMETHEUS_MODULE_VERSION (API only, no web UI).
+# Each image is a bare root filesystem turned into an image by `docker import`: no shell, no
+# package manager, numeric user 65534, nothing written outside mounted volumes, so it runs with
+# a read-only root filesystem. An image is rebuilt only when its tag is missing or was made by
+# another version of this script (label io.whisper-operator.recipe).
+#
+# Usage: e2e/kind/monitoring/build-images.sh        (needs no cluster)
+# Env:   see versions.sh (PROM_OPERATOR_VERSION, PROMETHEUS_VERSION, IMAGE_PREFIX, ...);
+#        REBUILD=1 rebuilds even when the images exist.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../../.." && pwd)"
+# shellcheck source=versions.sh
+source "$HERE/versions.sh"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+log() { echo "monitoring/build-images: $*" >&2; }
+
+# ca-certificates: the images' TLS roots.
+ensure_debs ca-certificates
+"$ROOT/scripts/install-docker.sh"
+# The 28.x client on PATH has no buildx, and `docker import` needs no builder at all.
+command -v go >/dev/null || { log "go (1.24 or newer) is required"; exit 1; }
+
+RECIPE="$(sha256sum "$0" | cut -c1-16)"
+LABEL=io.whisper-operator.recipe
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+up_to_date() {
+  [[ "${REBUILD:-0}" != 1 ]] &&
+    [[ "$(docker image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$1" 2>/dev/null)" == "$RECIPE" ]]
+}
+
+# The files every image has: the nobody user/group, TLS roots, the Go resolver for DNS.
+base_rootfs() {
+  local dir="$1"
+  mkdir -p "$dir/etc/ssl/certs" "$dir/tmp" "$dir/bin"
+  chmod 1777 "$dir/tmp"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$dir/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
+  echo 'hosts: files dns' >"$dir/etc/nsswitch.conf"
+  if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then
+    cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/"
+  fi
+}
+
+# import_image NAME ROOTFS [docker import --change ...]: files owned by root unless chowned.
+import_image() {
+  local name="$1" dir="$2"
+  shift 2
+  tar -C "$dir" --numeric-owner --sort=name -c . |
+    docker import --change "USER 65534:65534" --change "LABEL $LABEL=$RECIPE" "$@" - "$name" >/dev/null
+  log "built $name ($(docker image inspect -f '{{.Size}}' "$name" | awk '{printf "%.0f MB", $1 / 1e6}'))"
+}
+
+# --- Prometheus Operator and config reloader, one Go build for both -----------------------
+build_operator_binaries() {
+  # A wrapper module: the operator's go.mod replaces its API and client submodules with local
+  # folders that its module zip lacks, and `go build` of a dependency ignores those replaces and
+  # uses the published submodules at the same version instead.
+  local dir="$WHISPER_OPERATOR_CACHE/prometheus-operator-build-$PROM_OPERATOR_VERSION"
+  local mod=github.com/prometheus-operator/prometheus-operator
+  local v="${PROM_OPERATOR_VERSION#v}"
+  if [[ -x "$dir/bin/operator" && -x "$dir/bin/prometheus-config-reloader" ]]; then
+    echo "$dir/bin"
+    return
+  fi
+  log "go build $mod/cmd/{operator,prometheus-config-reloader}@$PROM_OPERATOR_VERSION"
+  mkdir -p "$dir"
+  rm -f "$dir/go.mod" "$dir/go.sum"
+  (
+    cd "$dir"
+    go mod init local/prometheus-operator-build >/dev/null 2>&1
+    # Without the hundred "go: added MODULE" lines.
+    go get "$mod/cmd/operator@$PROM_OPERATOR_VERSION" "$mod/cmd/prometheus-config-reloader@$PROM_OPERATOR_VERSION" 2>&1 |
+      grep -v '^go: added ' >&2 || true
+    # As upstream's Makefile: static, stripped, version info for `--version` and build_info.
+    CGO_ENABLED=0 go build -trimpath -o bin/ \
+      -ldflags "-s -w -X github.com/prometheus/common/version.Version=$v -X github.com/prometheus/common/version.Revision=$PROM_OPERATOR_VERSION -X github.com/prometheus/common/version.Branch=release -X github.com/prometheus/common/version.BuildUser=whisper-operator" \
+      "$mod/cmd/operator" "$mod/cmd/prometheus-config-reloader" >&2
+  )
+  echo "$dir/bin"
+}
+
+go_image() {
+  local name="$1" binary="$2" dir="$work/rootfs-${2##*/}"
+  base_rootfs "$dir"
+  install -m 0755 "$binary" "$dir/bin/"
+  import_image "$name" "$dir" --change "ENTRYPOINT [\"/bin/$(basename "$binary")\"]"
+}
+
+if ! up_to_date "$PROM_OPERATOR_IMAGE" || ! up_to_date "$PROM_CONFIG_RELOADER_IMAGE"; then
+  bin="$(build_operator_binaries)"
+  up_to_date "$PROM_OPERATOR_IMAGE" || go_image "$PROM_OPERATOR_IMAGE" "$bin/operator"
+  up_to_date "$PROM_CONFIG_RELOADER_IMAGE" || go_image "$PROM_CONFIG_RELOADER_IMAGE" "$bin/prometheus-config-reloader"
+fi
+
+# --- Prometheus -------------------------------------------------------------------------------
+# From the Go module: Debian's `prometheus` package (2.42) is built without Kubernetes service
+# discovery (`kubernetes_sd_configs` fails to parse), which every ServiceMonitor needs. The module
+# zip has no compiled web UI (upstream builds it with npm), so this image serves the API only.
+build_prometheus_binary() {
+  local dir="$WHISPER_OPERATOR_CACHE/prometheus-build-$PROMETHEUS_VERSION"
+  local mod=github.com/prometheus/prometheus v="${PROMETHEUS_VERSION#v}"
+  if [[ -x "$dir/bin/prometheus" ]]; then
+    echo "$dir/bin"
+    return
+  fi
+  log "go build $mod/cmd/prometheus@$PROMETHEUS_MODULE_VERSION (Prometheus $PROMETHEUS_VERSION)"
+  mkdir -p "$dir"
+  rm -f "$dir/go.mod" "$dir/go.sum"
+  (
+    cd "$dir"
+    go mod init local/prometheus-build >/dev/null 2>&1
+    go get "$mod/cmd/prometheus@$PROMETHEUS_MODULE_VERSION" 2>&1 | grep -v '^go: added ' >&2 || true
+    CGO_ENABLED=0 go build -trimpath -o bin/ \
+      -ldflags "-s -w -X github.com/prometheus/common/version.Version=$v -X github.com/prometheus/common/version.Revision=$PROMETHEUS_MODULE_VERSION -X github.com/prometheus/common/version.Branch=release -X github.com/prometheus/common/version.BuildUser=whisper-operator" \
+      "$mod/cmd/prometheus" >&2
+  )
+  echo "$dir/bin"
+}
+
+prometheus_image() {
+  local bin dir="$work/rootfs-prometheus"
+  bin="$(build_prometheus_binary)"
+  base_rootfs "$dir"
+  install -m 0755 "$bin/prometheus" "$dir/bin/"
+  # A config that scrapes Prometheus itself, for `docker run` (the operator and compose mount
+  # their own), and the data folder as upstream's image has it: /prometheus, owned by 65534.
+  mkdir -p "$dir/etc/prometheus"
+  cat >"$dir/etc/prometheus/prometheus.yml" <<'EOF'
+global:
+  scrape_interval: 15s
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ["localhost:9090"]
+EOF
+  mkdir -p "$dir/prometheus"
+  chown 65534:65534 "$dir/prometheus"
+  import_image "$PROMETHEUS_IMAGE" "$dir" \
+    --change 'ENTRYPOINT ["/bin/prometheus"]' \
+    --change 'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]' \
+    --change 'WORKDIR /prometheus' \
+    --change 'EXPOSE 9090' \
+    --change 'VOLUME ["/prometheus"]'
+}
+
+up_to_date "$PROMETHEUS_IMAGE" || prometheus_image
+
+printf '%s\n' "$PROM_OPERATOR_IMAGE" "$PROM_CONFIG_RELOADER_IMAGE" "$PROMETHEUS_IMAGE"
