@@ -46,6 +46,7 @@ log() { echo "fetch-model: $*" >&2; }
 
 if [ -s "$OUT" ]; then
   log "$OUT already exists"
+  chmod 0644 "$OUT"
   echo "$OUT"
   exit 0
 fi
@@ -112,4 +113,6 @@ log "building whisper-server (release)"
 
 log "importing $CT2_DIR"
 "$TARGET/release/whisper-server" import-ct2 --input "$CT2_DIR" --output "$OUT" --weights "$WEIGHTS" >&2
+# Readable by the containers' non-root user (uid 65532) when the cache is mounted into them.
+chmod 0644 "$OUT"
 echo "$OUT"

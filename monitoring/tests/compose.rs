@@ -1,8 +1,9 @@
-//! The compose file wires what the seed's guide promises, checked statically (no container engine
-//! here): the API built from server/Dockerfile with a model volume and listening where
+//! The compose file wires what the seed's guide promises, checked statically (compose-test.sh runs
+//! it): the API built from server/Dockerfile with a model volume and listening where
 //! prometheus.yml scrapes it, Prometheus with 200h retention and the rules beside its config,
 //! Grafana on 3000 as admin/grafana with the provisioning and dashboard folders mounted where the
-//! provisioning files point.
+//! provisioning files point. Images and host ports are `${VAR:-default}` so the live test can pass
+//! local images and free ports; the checks read the defaults, which are what users get.
 
 use std::path::PathBuf;
 
@@ -27,6 +28,55 @@ fn strings(value: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// Compose's interpolation with an empty environment (HOME aside): `${NAME:-default}` becomes its
+/// default, innermost first, so the result is what a user who sets nothing gets.
+fn defaults(text: &str) -> String {
+    let mut text = text.replace("${HOME}", "/home/user");
+    while let Some(start) = text.rfind("${") {
+        let end = start + text[start..].find('}').expect("unclosed ${");
+        let inner = &text[start + 2..end];
+        let (name, default) = inner
+            .split_once(":-")
+            .unwrap_or_else(|| panic!("${{{inner}}} has no default: users would need to set it"));
+        assert!(
+            name.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+            "{name}"
+        );
+        text.replace_range(start..=end, &default.to_owned());
+    }
+    text
+}
+
+/// The variables a value reads, outermost first.
+fn variables(text: &str) -> Vec<&str> {
+    text.match_indices("${")
+        .map(|(i, _)| {
+            let rest = &text[i + 2..];
+            let end = rest.find([':', '}']).expect("variable name");
+            &rest[..end]
+        })
+        .collect()
+}
+
+fn default_strings(value: &Value) -> Vec<String> {
+    strings(value).into_iter().map(defaults).collect()
+}
+
+fn workspace_version() -> String {
+    let cargo =
+        std::fs::read_to_string(monitoring_dir().join("../Cargo.toml")).expect("Cargo.toml");
+    let section = cargo
+        .split("[workspace.package]")
+        .nth(1)
+        .expect("[workspace.package]");
+    section
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("workspace version")
+        .to_owned()
+}
+
 #[test]
 fn api_is_built_from_the_server_dockerfile_with_a_model_volume() {
     let compose = yaml("docker-compose.yml");
@@ -46,7 +96,76 @@ fn api_is_built_from_the_server_dockerfile_with_a_model_volume() {
         "no model volume"
     );
     assert_eq!(api["environment"]["WHISPER_LISTEN"], "0.0.0.0:8000");
-    assert!(strings(&api["ports"]).contains(&"8000:8000"));
+    assert_eq!(default_strings(&api["ports"]), ["8000:8000"]);
+}
+
+#[test]
+fn images_default_to_what_users_get_and_can_be_overridden() {
+    let compose = yaml("docker-compose.yml");
+    let services = &compose["services"];
+    // The server image the operator deploys by default, at the workspace version.
+    let operator = std::fs::read_to_string(monitoring_dir().join("../operator/src/config.rs"))
+        .expect("read operator/src/config.rs");
+    assert!(operator.contains("\"ghcr.io/whisper-operator/whisper-server:{}\""));
+    for (service, var, default) in [
+        (
+            "whisper-api",
+            "WHISPER_SERVER_IMAGE",
+            format!(
+                "ghcr.io/whisper-operator/whisper-server:{}",
+                workspace_version()
+            ),
+        ),
+        (
+            "prometheus",
+            "PROMETHEUS_IMAGE",
+            "prom/prometheus:v3.5.0".to_owned(),
+        ),
+        (
+            "grafana",
+            "GRAFANA_IMAGE",
+            "grafana/grafana:11.6.0".to_owned(),
+        ),
+    ] {
+        let image = services[service]["image"].as_str().expect("image");
+        assert_eq!(variables(image), [var], "{service}: {image}");
+        assert_eq!(defaults(image), default, "{service}: {image}");
+    }
+}
+
+#[test]
+fn the_live_test_sets_the_variables_the_file_reads() {
+    let script = std::fs::read_to_string(monitoring_dir().join("compose-test.sh"))
+        .expect("read monitoring/compose-test.sh");
+    let text = std::fs::read_to_string(monitoring_dir().join("docker-compose.yml"))
+        .expect("read docker-compose.yml");
+    for var in [
+        "WHISPER_SERVER_IMAGE",
+        "PROMETHEUS_IMAGE",
+        "WHISPER_MODEL_DIR",
+        "WHISPER_API_PORT",
+        "PROMETHEUS_PORT",
+    ] {
+        assert!(
+            text.contains(&format!("${{{var}:-")),
+            "the compose file does not read {var}"
+        );
+        assert!(
+            script.contains(&format!("{var}="))
+                && script
+                    .lines()
+                    .any(|l| l.starts_with("export ") && l.contains(var)),
+            "compose-test.sh does not set and export {var}"
+        );
+    }
+    // The services it starts, and says it leaves out.
+    assert!(
+        script
+            .lines()
+            .any(|l| l.starts_with("compose up -d") && l.ends_with(" whisper-api prometheus")),
+        "compose-test.sh does not start exactly the API and Prometheus"
+    );
+    assert!(script.contains("grafana: not started (AGPL image, not buildable here)"));
 }
 
 #[test]
@@ -96,7 +215,7 @@ fn prometheus_keeps_200h_and_finds_its_rules_beside_its_config() {
     let volumes = strings(&prometheus["volumes"]);
     assert!(volumes.contains(&"./prometheus.yml:/etc/prometheus/prometheus.yml:ro"));
     assert!(volumes.contains(&"./alert_rules.yml:/etc/prometheus/alert_rules.yml:ro"));
-    assert!(strings(&prometheus["ports"]).contains(&"9090:9090"));
+    assert_eq!(default_strings(&prometheus["ports"]), ["9090:9090"]);
 }
 
 #[test]
@@ -108,7 +227,7 @@ fn grafana_runs_on_3000_as_admin_with_provisioned_datasource_and_dashboard() {
         grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"],
         "grafana"
     );
-    assert!(strings(&grafana["ports"]).contains(&"3000:3000"));
+    assert_eq!(default_strings(&grafana["ports"]), ["3000:3000"]);
     let volumes = strings(&grafana["volumes"]);
     assert!(volumes.contains(&"./grafana/provisioning:/etc/grafana/provisioning:ro"));
 
