@@ -2,10 +2,14 @@
 //! (dockerfile-parser) and checked for what the images must be: multi-stage with a runtime stage
 //! shipped, a numeric non-root user, portable CPU code (no `-march=native`; the server's
 //! whisper.cpp built with GGML_NATIVE=OFF and GGML_LLAMAFILE=ON), base images pinned to a tag, and
-//! a CUDA variant built with `--features cuda`. There is no container engine on this project's
-//! machines, so these are the checks we can make without building the images. The shipped stages
-//! are the `--target`s scripts/build-images.sh builds (the last stage where it names none). The
-//! last test feeds a bad Dockerfile through the same checks to show that each of them can fail.
+//! a CUDA variant built with `--features cuda`; and for what lets scripts/build-images.sh build
+//! them without a container registry: no `# syntax=` directive (BuildKit would pull that
+//! frontend), the CPU bases as build arguments the script replaces with local stand-ins, and cargo
+//! builds on BuildKit cache mounts. These checks run without a container engine; the images
+//! themselves are built and run by scripts/build-images.sh (README, "Container images"). The
+//! shipped stages are the `--target`s scripts/build-images.sh builds (the last stage where it names
+//! none). The last test feeds a bad Dockerfile through the same checks to show that each of them
+//! can fail.
 
 use std::path::PathBuf;
 
@@ -395,6 +399,125 @@ fn check_cuda_variant(df: &Checked) -> Vec<String> {
     problems
 }
 
+/// No `# syntax=` parser directive: with one, BuildKit pulls that frontend image from a registry
+/// before it reads the file; without, Docker's built-in frontend (which has cache mounts) is used.
+fn check_no_syntax_directive(df: &Checked) -> Vec<String> {
+    let mut offset = 0;
+    let mut problems = Vec::new();
+    for line in df.file.content.split_inclusive('\n') {
+        let directive = line.trim_start().strip_prefix('#').map(str::trim_start);
+        let rest = directive.and_then(|d| d.strip_prefix("syntax"));
+        if rest.is_some_and(|r| r.trim_start().starts_with('=')) {
+            problems.push(df.at(
+                Span::new(offset, offset),
+                format!(
+                    "`{}` makes BuildKit pull a frontend from a registry",
+                    line.trim()
+                ),
+            ));
+        }
+        offset += line.len();
+    }
+    problems
+}
+
+/// Every base of a non-CUDA stage that is not an earlier stage is `${ARG}` (a global ARG with a
+/// published default), and build-images.sh passes `--build-arg ARG=...` for it: the script's local
+/// bases replace exactly these.
+fn check_bases_are_build_args(df: &Checked) -> Vec<String> {
+    let script = read("scripts/build-images.sh");
+    let stages = df.stages();
+    let mut problems = Vec::new();
+    for stage in &stages {
+        let Some(from) = stage.instructions[0].as_from() else {
+            continue;
+        };
+        let image = from.image.content.as_str();
+        if stage_name(stage).contains("cuda")
+            || image == "scratch"
+            || stage_index(&stages[..stage.index], image).is_some()
+        {
+            continue;
+        }
+        let arg = image
+            .strip_prefix("${")
+            .and_then(|i| i.strip_suffix('}'))
+            .or_else(|| image.strip_prefix('$'));
+        let Some(arg) = arg else {
+            problems.push(df.at(
+                from.span,
+                format!("FROM {image}: not a build argument, so no local base can replace it"),
+            ));
+            continue;
+        };
+        let declared = df
+            .file
+            .global_args
+            .iter()
+            .any(|a| a.name.content == arg && a.value.is_some());
+        if !declared {
+            problems.push(df.at(
+                from.span,
+                format!("FROM {image}: no global ARG {arg}=<default>"),
+            ));
+        }
+        let passed = [
+            format!("--build-arg \"{arg}="),
+            format!("--build-arg {arg}="),
+        ]
+        .iter()
+        .any(|p| script.contains(p.as_str()));
+        if !passed {
+            problems.push(df.at(
+                from.span,
+                format!("build-images.sh passes no --build-arg {arg}=... for the local base"),
+            ));
+        }
+    }
+    problems
+}
+
+/// Every `cargo build` runs with BuildKit cache mounts of the cargo registry and of the target
+/// directory, so a rebuild after a source change downloads and recompiles only what changed.
+fn check_cargo_cache_mounts(df: &Checked) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut builds = 0;
+    for stage in &df.stages() {
+        for (span, command) in runs(stage).filter(|(_, c)| c.contains("cargo build")) {
+            builds += 1;
+            let targets: Vec<String> = command
+                .split_whitespace()
+                .take_while(|w| w.starts_with("--"))
+                .filter_map(|w| w.strip_prefix("--mount="))
+                .filter(|m| m.split(',').any(|kv| kv == "type=cache"))
+                .filter_map(|m| {
+                    m.split(',')
+                        .find_map(|kv| kv.strip_prefix("target=").or(kv.strip_prefix("dst=")))
+                        .map(str::to_owned)
+                })
+                .collect();
+            for (what, suffix) in [
+                ("cargo registry", "cargo/registry"),
+                ("target dir", "/target"),
+            ] {
+                if !targets
+                    .iter()
+                    .any(|t| t.trim_end_matches('/').ends_with(suffix))
+                {
+                    let name = stage_name(stage);
+                    let problem =
+                        format!("stage {name}: cargo build without a cache mount of the {what}");
+                    problems.push(df.at(span, problem));
+                }
+            }
+        }
+    }
+    if builds == 0 {
+        problems.push(df.at(Span::new(0, 0), "no stage runs `cargo build`"));
+    }
+    problems
+}
+
 /// A rule: the problems it finds, each as "path:line: what".
 type Check = fn(&Checked) -> Vec<String>;
 
@@ -442,18 +565,36 @@ fn server_cuda_image_is_built_with_the_cuda_feature() {
 }
 
 #[test]
+fn no_syntax_directive_so_the_built_in_frontend_builds_offline() {
+    each_dockerfile(check_no_syntax_directive);
+}
+
+#[test]
+fn cpu_base_images_are_build_arguments_the_script_replaces() {
+    each_dockerfile(check_bases_are_build_args);
+}
+
+#[test]
+fn cargo_builds_use_cache_mounts() {
+    each_dockerfile(check_cargo_cache_mounts);
+}
+
+#[test]
 fn every_check_rejects_a_bad_dockerfile() {
     let bad = Checked::parse(
         "bad/Dockerfile",
-        "FROM ubuntu\nRUN gcc -march=native -o /app app.c\nCMD [\"/app\"]\n",
+        "# syntax=docker/dockerfile:1\nFROM ubuntu\nRUN gcc -march=native -o /app app.c\nCMD [\"/app\"]\n",
     );
-    let checks: [(&str, Check); 6] = [
+    let checks: [(&str, Check); 9] = [
         ("multi-stage", check_multi_stage),
         ("non-root", check_non_root),
         ("no -march=native", check_no_native),
         ("GGML flags", check_ggml),
         ("pinned base images", check_pinned),
         ("CUDA variant", check_cuda_variant),
+        ("no syntax directive", check_no_syntax_directive),
+        ("bases as build arguments", check_bases_are_build_args),
+        ("cargo cache mounts", check_cargo_cache_mounts),
     ];
     for (name, check) in checks {
         let problems = check(&bad);
