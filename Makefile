@@ -2,13 +2,17 @@
 SHELL := /bin/bash
 CACHE ?= $(HOME)/.cache/whisper-operator
 
-.PHONY: help deps model build demo test test-unit test-cluster lint bench cluster-up cluster-down crd
+.PHONY: help deps model build demo test test-unit test-cluster test-kind lint bench cluster-up cluster-down kind-up kind-down images crd
 
 help:
 	@echo "make demo          install what is missing, fetch tiny.en, build, serve on 127.0.0.1:8000, transcribe a sample"
 	@echo "make test          every test: lint, unit, real-model server tests, Prometheus, chart, control-plane suites"
 	@echo "make test-unit     cargo tests that need no cluster (the model is fetched first)"
 	@echo "make test-cluster  start the local control plane and run the cluster suites"
+	@echo "make test-kind     the kind suite: real pods from images built here (e2e/kind/run.sh)"
+	@echo "make kind-up       a kind cluster with the operator, Prometheus and the sample, left running"
+	@echo "make kind-down     delete that cluster"
+	@echo "make images        build the whisper-server and whisper-operator images"
 	@echo "make lint          cargo fmt --check and clippy -D warnings"
 	@echo "make bench         side-by-side benchmarks (docs/benchmarks.md explains the figures)"
 	@echo "make crd           regenerate crds/whisperservice.yaml from the Rust types"
@@ -34,6 +38,18 @@ test-unit:
 
 test-cluster:
 	scripts/test.sh cluster
+
+test-kind:
+	scripts/test.sh kind
+
+kind-up:
+	e2e/kind/run.sh up
+
+kind-down:
+	e2e/kind/run.sh down
+
+images:
+	scripts/build-images.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it. Usage: scripts/test.sh [all|unit|cluster]
+# The whole test suite, as CI runs it. Usage: scripts/test.sh [all|unit|cluster|kind]
 # Every stage runs even if an earlier one failed, so one run shows every problem; the exit code
 # is non-zero if any stage failed.
 set -uo pipefail
@@ -44,7 +44,8 @@ echo "real-speech corpus: $WHISPER_SPEECH_MANIFEST"
 lint() {
   cargo fmt --all -- --check &&
     cargo clippy --workspace --all-targets -- -D warnings &&
-    shellcheck -x scripts/*.sh e2e/cluster.sh e2e/cluster/*.sh .ci/run
+    shellcheck -x scripts/*.sh scripts/*/*.sh e2e/cluster.sh e2e/cluster/*.sh e2e/kind/*.sh e2e/kind/*/*.sh \
+      e2e/kind/node/files/*.sh monitoring/*.sh .ci/run
 }
 control_plane_smoke() { e2e/cluster/smoke-test.sh; }
 cargo_tests() { cargo test --workspace --no-fail-fast; }
@@ -67,11 +68,18 @@ cluster_suites() {
   return $rc
 }
 
+# Real pods: images built here, a kind cluster, the chart's operator pod, Prometheus Operator.
+kind_suite() { e2e/kind/run.sh test; }
+# The seed's compose stack with local images: Prometheus scrapes the API every 5 s.
+compose_stack() { monitoring/compose-test.sh; }
+
 case "$WHAT" in
   unit)
     stage cargo-tests cargo_tests ;;
   cluster)
     stage cluster-suites cluster_suites ;;
+  kind)
+    stage kind-suite kind_suite ;;
   all)
     stage lint lint
     stage cargo-tests cargo_tests
@@ -79,7 +87,9 @@ case "$WHAT" in
     stage chart chart_tests
     stage dashboard-schema dashboard_schema
     stage control-plane-smoke control_plane_smoke
-    stage cluster-suites cluster_suites ;;
-  *) echo "usage: scripts/test.sh [all|unit|cluster]" >&2; exit 2 ;;
+    stage cluster-suites cluster_suites
+    stage compose-stack compose_stack
+    stage kind-suite kind_suite ;;
+  *) echo "usage: scripts/test.sh [all|unit|cluster|kind]" >&2; exit 2 ;;
 esac
 finish

@@ -1,83 +1,108 @@
 #!/usr/bin/env bash
-# The end-to-end suite on kind: real pods, a real transcription through the Service, a scrape of
-# the server's /metrics. Needs Linux with Docker (BuildKit), kind, go (for the Prometheus
-# Operator CRDs; curl from GitHub otherwise) and a Rust toolchain; helm and kubectl come from
-# scripts/fetch-k8s-tools.sh. Cannot run on the project's development machines (no Docker).
+# The end-to-end suite on kind: real pods from images built here, the chart's operator pod, a
+# Prometheus Operator with its Prometheus, and e2e/tests/kind_user_path.rs driving a user's path.
 #
-# Usage: e2e/kind/run.sh [--keep]     (--keep leaves the cluster up afterwards)
-# Env: KIND_CLUSTER (default whisper-e2e), KIND_NODE_IMAGE (default: kind's own default),
-#      PROM_OPERATOR_VERSION (default: the one e2e/cluster/versions.sh pins).
+# Usage: e2e/kind/run.sh [test|up|down]
+#   test (default)  bring everything up, run the suite, delete the cluster (KEEP=1 keeps it)
+#   up              bring everything up, install the chart and the sample WhisperService, and
+#                   leave it running for a person to look at (make kind-up); prints how to reach it
+#   down            delete the cluster (make kind-down)
+# Env: KIND_CLUSTER (default whisper-e2e); KIND_OFFLINE and IMAGES_OFFLINE (auto|1|0: build the
+# node image and the image bases here instead of pulling; auto detects whether registries are
+# reachable, so on a machine with internet this uses kind's and the published images unchanged).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
+WHAT="${1:-test}"
+export KIND_CLUSTER="${KIND_CLUSTER:-whisper-e2e}"
+DEMO_NS=whisper-demo
 
-keep=false
-for arg in "$@"; do
-  case "$arg" in
-    --keep) keep=true ;;
-    *) echo "run.sh: unknown argument '$arg' (use --keep)" >&2; exit 2 ;;
-  esac
-done
+log() { echo "kind/run.sh: $(date +%H:%M:%S) $*" >&2; }
 
-log() { echo "kind/run.sh: $*" >&2; }
-for tool in docker kind cargo; do
-  command -v "$tool" >/dev/null || { log "$tool not found"; exit 1; }
-done
+case "$WHAT" in
+  test|up) ;;
+  down) exec e2e/kind/cluster.sh down ;;
+  *) echo "usage: e2e/kind/run.sh [test|up|down]" >&2; exit 2 ;;
+esac
 
+scripts/install-docker.sh
 BIN="$(scripts/fetch-k8s-tools.sh | tail -n 1)"
 export PATH="$BIN:$PATH"
-CLUSTER="${KIND_CLUSTER:-whisper-e2e}"
-# shellcheck source=../cluster/versions.sh
-[ -f e2e/cluster/versions.sh ] && source e2e/cluster/versions.sh
-PROM_OPERATOR_VERSION="${PROM_OPERATOR_VERSION:-v0.85.0}"
-# A tag of our own, so kind never confuses these images with published ones.
-export REGISTRY="${REGISTRY:-localhost/whisper-operator}"
-export TAG="${TAG:-e2e-$(date +%s)}"
 
-KUBECONFIG_FILE="$(mktemp -t whisper-kind-kubeconfig.XXXXXX)"
+t0=$SECONDS
+KUBECONFIG_FILE="$(e2e/kind/cluster.sh up | tail -n 1)"
+export KUBECONFIG="$KUBECONFIG_FILE"
+log "cluster $KIND_CLUSTER up ($((SECONDS - t0)) s); KUBECONFIG=$KUBECONFIG_FILE"
+
 cleanup() {
-  if $keep; then
-    log "cluster $CLUSTER left up; KUBECONFIG=$KUBECONFIG_FILE"
-  else
-    kind delete cluster --name "$CLUSTER" >&2 || true
-    rm -f "$KUBECONFIG_FILE"
+  if [ "$WHAT" = test ] && [ "${KEEP:-0}" != 1 ]; then
+    e2e/kind/cluster.sh down >&2 || true
   fi
 }
 trap cleanup EXIT
 
-log "creating kind cluster $CLUSTER"
-kind delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true
-kind create cluster --name "$CLUSTER" --config e2e/kind/cluster.yaml --kubeconfig "$KUBECONFIG_FILE" \
-  ${KIND_NODE_IMAGE:+--image "$KIND_NODE_IMAGE"} --wait 180s >&2
-
-log "building images ($REGISTRY/*:$TAG)"
+t0=$SECONDS
+# A fixed tag of our own: kind load replaces the nodes' copy when the image changed.
+export REGISTRY="${REGISTRY:-localhost/whisper-operator}" TAG="${TAG:-kind-e2e}"
 mapfile -t images < <(scripts/build-images.sh)
-for image in "${images[@]}"; do
-  log "loading $image into the nodes"
-  kind load docker-image --name "$CLUSTER" "$image" >&2
-done
+MODEL="$(scripts/fetch-model.sh tiny.en | tail -n 1)"
+MODEL_SERVER_IMAGE="$(e2e/kind/model-server-image.sh "$MODEL")"
+images+=("$MODEL_SERVER_IMAGE")
+e2e/kind/cluster.sh load "${images[@]}" >&2
+log "images built and loaded ($((SECONDS - t0)) s): ${images[*]}"
 
-log "installing the Prometheus Operator CRDs ($PROM_OPERATOR_VERSION)"
-crds=()
-if command -v go >/dev/null; then
-  dir="$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION" \
-    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-  for kind in servicemonitors prometheusrules; do
-    crds+=(-f "$dir/example/prometheus-operator-crd/monitoring.coreos.com_$kind.yaml")
-  done
-else
-  for kind in servicemonitors prometheusrules; do
-    crds+=(-f "https://raw.githubusercontent.com/prometheus-operator/prometheus-operator/$PROM_OPERATOR_VERSION/example/prometheus-operator-crd/monitoring.coreos.com_$kind.yaml")
-  done
+t0=$SECONDS
+e2e/kind/monitoring/install.sh "$KUBECONFIG_FILE" "$KIND_CLUSTER" >&2
+# shellcheck source=e2e/kind/monitoring/versions.sh
+source e2e/kind/monitoring/versions.sh
+log "Prometheus Operator and Prometheus ready ($((SECONDS - t0)) s)"
+
+if [ "$WHAT" = test ]; then
+  t0=$SECONDS
+  WHISPER_E2E_KUBECONFIG="$KUBECONFIG_FILE" WHISPER_E2E_MODE=kind \
+  WHISPER_E2E_OPERATOR_IMAGE="$REGISTRY/whisper-operator" \
+  WHISPER_E2E_SERVER_IMAGE="$REGISTRY/whisper-server" \
+  WHISPER_E2E_IMAGE_TAG="$TAG" \
+  WHISPER_E2E_MODEL_SERVER_IMAGE="$MODEL_SERVER_IMAGE" \
+  WHISPER_E2E_MODEL_FILE="$MODEL" \
+  WHISPER_E2E_MODEL_SHA256="$(sha256sum "$MODEL" | cut -c1-64)" \
+  WHISPER_E2E_PROMETHEUS_NAMESPACE="$MONITORING_NAMESPACE" \
+  WHISPER_E2E_PROMETHEUS_SERVICE="$PROMETHEUS_SERVICE" \
+  WHISPER_E2E_MONITORING_SELECTOR="$MONITORING_SELECTOR_KEY=$MONITORING_SELECTOR_VALUE" \
+    cargo test -p whisper-e2e --test kind_user_path -- --ignored --nocapture
+  log "suite passed ($((SECONDS - t0)) s)"
+  exit 0
 fi
-KUBECONFIG="$KUBECONFIG_FILE" kubectl apply --server-side "${crds[@]}" >&2
-KUBECONFIG="$KUBECONFIG_FILE" kubectl wait --for condition=Established --timeout=60s \
-  crd/servicemonitors.monitoring.coreos.com crd/prometheusrules.monitoring.coreos.com >&2
 
-log "running the suite (WHISPER_E2E_MODE=kind)"
-WHISPER_E2E_KUBECONFIG="$KUBECONFIG_FILE" WHISPER_E2E_MODE=kind \
-WHISPER_E2E_OPERATOR_IMAGE="$REGISTRY/whisper-operator" \
-WHISPER_E2E_SERVER_IMAGE="$REGISTRY/whisper-server" \
-WHISPER_E2E_IMAGE_TAG="$TAG" \
-  cargo test -p whisper-e2e --test user_path -- --ignored --nocapture
-log "passed"
+# up: the chart, a model mirror and the shipped sample, as a user would have them.
+kubectl create namespace "$DEMO_NS" --dry-run=client -o yaml |
+  kubectl label --local -f - -o yaml pod-security.kubernetes.io/enforce=restricted |
+  kubectl apply -f - >&2
+sed "s|MODEL_SERVER_IMAGE|$MODEL_SERVER_IMAGE|" e2e/kind/model-server.yaml | kubectl -n "$DEMO_NS" apply -f - >&2
+kubectl -n "$DEMO_NS" rollout status deploy/model-server --timeout=120s >&2
+catalogue="{\"tiny.en\":{\"url\":\"http://model-server.$DEMO_NS.svc:8080/$(basename "$MODEL")\",\"sha256\":\"$(sha256sum "$MODEL" | cut -c1-64)\"}}"
+helm upgrade --install whisper-operator charts/whisper-operator -n "$DEMO_NS" --wait --timeout 4m \
+  --set image.repository="$REGISTRY/whisper-operator" --set image.tag="$TAG" \
+  --set operator.serverImage="$REGISTRY/whisper-server:$TAG" \
+  --set-json "operator.modelCatalogue=$catalogue" >&2
+key="$MONITORING_SELECTOR_KEY" value="$MONITORING_SELECTOR_VALUE"
+# The sample as shipped, but on one thread (the kind nodes share this machine's cores) and with
+# the label this cluster's Prometheus selects monitoring objects by.
+kubectl -n "$DEMO_NS" apply -f - >&2 <<EOF
+$(sed -e 's/^    threads: 2$/    threads: 1/' e2e/samples/whisperservice-cpu-tiny.yaml)
+  monitoring:
+    serviceMonitor: {labels: {$key: "$value"}}
+    alerts: {labels: {$key: "$value"}}
+EOF
+kubectl -n "$DEMO_NS" wait ws/whisper-tiny --for=condition=Ready --timeout=300s >&2
+kubectl -n "$DEMO_NS" get ws -o wide >&2
+cat >&2 <<EOF
+
+The stack is up (cluster $KIND_CLUSTER). To look at it:
+  export KUBECONFIG=$KUBECONFIG_FILE PATH=$BIN:\$PATH
+  kubectl -n $DEMO_NS port-forward service/whisper-tiny 8000:8000
+  curl -F file=@speech.wav -F model=whisper-1 http://127.0.0.1:8000/v1/audio/transcriptions
+  kubectl -n $MONITORING_NAMESPACE port-forward service/$PROMETHEUS_SERVICE 9090:9090
+  open http://127.0.0.1:9090/targets
+Remove it all with: make kind-down
+EOF
+trap - EXIT

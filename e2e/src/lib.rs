@@ -5,9 +5,11 @@
 pub mod chart;
 pub mod cluster;
 pub mod error;
+pub mod in_cluster;
 pub mod local_operator;
 pub mod namespace;
 pub mod paths;
+pub mod prometheus;
 pub mod speech;
 pub mod token;
 pub mod tool;

@@ -40,7 +40,8 @@ impl PortForward {
                 &ports,
             ])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // Its errors (a pod that refused the connection) belong in the test output.
+            .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
             .map_err(|source| E2eError::Spawn {
@@ -68,6 +69,9 @@ impl PortForward {
         let local = forwarded_port(&line).ok_or_else(|| {
             E2eError::Unexpected(format!("unexpected port-forward output: {line:?}"))
         })?;
+        // kubectl prints a line per connection; with nobody reading, its write fails and it drops
+        // the connection it was about to forward.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(PortForward {
             _child: child,
             base_url: format!("http://127.0.0.1:{local}"),
@@ -76,6 +80,20 @@ impl PortForward {
 
     /// POST /v1/audio/transcriptions with `file` (OpenAI's form fields); returns the text.
     pub async fn transcribe(&self, file: &Path) -> Result<String> {
+        let body = self.transcription(file, "json").await?;
+        body["text"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| E2eError::Unexpected(format!("no text in {body}")))
+    }
+
+    /// POST /v1/audio/transcriptions with `file` in `response_format` (json or verbose_json);
+    /// returns the JSON answer.
+    pub async fn transcription(
+        &self,
+        file: &Path,
+        response_format: &str,
+    ) -> Result<serde_json::Value> {
         let bytes = std::fs::read(file).map_err(|source| E2eError::Io {
             what: format!("reading {}", file.display()),
             source,
@@ -83,7 +101,7 @@ impl PortForward {
         let part = reqwest::multipart::Part::bytes(bytes).file_name("speech.wav");
         let form = reqwest::multipart::Form::new()
             .text("model", "whisper-1")
-            .text("response_format", "json")
+            .text("response_format", response_format.to_string())
             .part("file", part);
         let response = reqwest::Client::new()
             .post(format!("{}/v1/audio/transcriptions", self.base_url))
@@ -92,11 +110,7 @@ impl PortForward {
             .send()
             .await?
             .error_for_status()?;
-        let body: serde_json::Value = response.json().await?;
-        body["text"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| E2eError::Unexpected(format!("no text in {body}")))
+        Ok(response.json().await?)
     }
 
     /// GET /metrics as text.

@@ -200,6 +200,39 @@ pub async fn owned_by(
         .collect())
 }
 
+/// Deletes `svc`, waits until it is gone, then until garbage collection has removed every child
+/// it owned (Deployment, Service, ConfigMaps, ServiceMonitor, PrometheusRule).
+pub async fn delete_and_wait_for_children(
+    cluster: &Cluster,
+    svc: &WhisperServiceRef,
+) -> Result<()> {
+    let uid = svc.get().await?.metadata.uid.unwrap_or_default();
+    svc.delete().await?;
+    svc.wait_gone(Duration::from_secs(120)).await?;
+    for kind in [
+        deployments(),
+        services(),
+        config_maps(),
+        service_monitors(),
+        prometheus_rules(),
+    ] {
+        wait::until(
+            &format!("{} children of {} to be collected", kind.kind, svc.name),
+            Duration::from_secs(120),
+            || async {
+                let left = owned_by(cluster, &kind, &svc.namespace, &uid).await?;
+                Ok(if left.is_empty() {
+                    Check::Done(())
+                } else {
+                    Check::NotYet(format!("{} left", left.len()))
+                })
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// One status condition, as read from the object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConditionView {

@@ -174,31 +174,7 @@ async fn user_path(cluster: &Cluster, ns: &TestNamespace) -> Result<(), E2eError
         .await?;
 
     // Delete: garbage collection removes every child.
-    let uid = svc.get().await?.metadata.uid.unwrap_or_default();
-    svc.delete().await?;
-    svc.wait_gone(Duration::from_secs(120)).await?;
-    for kind in [
-        ws::deployments(),
-        ws::services(),
-        ws::config_maps(),
-        ws::service_monitors(),
-        ws::prometheus_rules(),
-    ] {
-        let left = whisper_e2e::wait::until(
-            &format!("{} children to be collected", kind.kind),
-            Duration::from_secs(120),
-            || async {
-                let left = ws::owned_by(cluster, &kind, &ns.name, &uid).await?;
-                Ok(if left.is_empty() {
-                    whisper_e2e::wait::Check::Done(())
-                } else {
-                    whisper_e2e::wait::Check::NotYet(format!("{} left", left.len()))
-                })
-            },
-        )
-        .await;
-        left?;
-    }
+    ws::delete_and_wait_for_children(cluster, &svc).await?;
     Ok(())
 }
 

@@ -34,7 +34,7 @@ fn defaults(text: &str) -> String {
     let mut text = text.replace("${HOME}", "/home/user");
     while let Some(start) = text.rfind("${") {
         let end = start + text[start..].find('}').expect("unclosed ${");
-        let inner = &text[start + 2..end];
+        let inner = text[start + 2..end].to_string();
         let (name, default) = inner
             .split_once(":-")
             .unwrap_or_else(|| panic!("${{{inner}}} has no default: users would need to set it"));
@@ -42,7 +42,8 @@ fn defaults(text: &str) -> String {
             name.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
             "{name}"
         );
-        text.replace_range(start..=end, &default.to_owned());
+        let default = default.to_string();
+        text.replace_range(start..=end, &default);
     }
     text
 }
