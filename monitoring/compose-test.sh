@@ -20,16 +20,9 @@ log() { echo "compose-test [$((SECONDS - START))s]: $*" >&2; }
 fail() { echo "compose-test: FAIL: $*" >&2; exit 1; }
 
 # ---- prerequisites -----------------------------------------------------------------------
-missing=()
-for p in flite sox jq curl python3; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-  log "apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=scripts/lib/host.sh
+source "$ROOT/scripts/lib/host.sh"
+ensure_debs flite sox jq curl python3
 "$ROOT/scripts/install-docker.sh"
 
 # The user's own `docker compose` if it works; else Compose v2 built from its Go module, used

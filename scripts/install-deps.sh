@@ -9,16 +9,9 @@ mkdir -p "$CACHE"
 # Debian packages: whisper.cpp build (cmake, libclang), test speech (flite, sox, ffmpeg for
 # MP3/Ogg/M4A fixtures), Prometheus + promtool, load tools, openssl for the control plane's certs.
 APT_PKGS=(cmake clang libclang-dev pkg-config flite sox ffmpeg prometheus openssl jq curl unzip procps util-linux shellcheck)
-missing=()
-for p in "${APT_PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "install-deps: apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=scripts/lib/host.sh
+. "$(dirname "$0")/lib/host.sh"
+ensure_debs "${APT_PKGS[@]}"
 # The Debian prometheus package starts a system service; tests run their own on loopback.
 if command -v systemctl >/dev/null 2>&1; then systemctl stop prometheus 2>/dev/null || true; fi
 pkill -x prometheus 2>/dev/null || true

@@ -21,16 +21,9 @@ fi
 [ "$(id -u)" = 0 ] || { log "no Docker engine reachable and not root: start Docker yourself"; exit 1; }
 command -v apt-get >/dev/null || { log "no Docker engine reachable and no apt-get: install Docker yourself"; exit 1; }
 
-missing=()
-for p in docker.io jq iptables; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=scripts/lib/host.sh
+. "$(dirname "$0")/lib/host.sh"
+ensure_debs docker.io jq iptables
 
 mkdir -p "$DIR" /etc/docker
 # Bit 24 of CapBnd is CAP_SYS_RESOURCE.

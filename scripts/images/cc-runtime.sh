@@ -12,7 +12,7 @@ set -euo pipefail
 
 packages=(base-files netbase tzdata ca-certificates libc6 libgcc-s1 libstdc++6 libgomp1)
 
-need_packages mmdebstrap curl ca-certificates
+ensure_debs mmdebstrap curl ca-certificates
 release=$(debian_version)
 major=${release%%.*}
 ref="localhost/whisper-operator/distroless-cc:debian$release-nonroot"

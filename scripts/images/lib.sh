@@ -17,18 +17,9 @@ IMAGES_REFRESH="${IMAGES_REFRESH:-0}"
 log() { echo "${0##*/}: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-# Installs the Debian packages the builders use, where missing.
-need_packages() {
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  [ "$(id -u)" = 0 ] || die "needs Debian packages ${missing[*]}: install them (as root)"
-  log "apt-get install ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+# ensure_debs: the Debian packages the builders use, where missing.
+# shellcheck source=scripts/lib/host.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/host.sh"
 
 # The suite's point release (e.g. 13.8): part of every cache key, so a new point release makes
 # new bases. Read from the mirror's signed-by-Debian release file.

@@ -26,7 +26,7 @@ toolchain="$rust_version-$host"
 [ -f "$sysroot/lib/rustlib/manifest-rustc-$host" ] \
   || die "$sysroot is not a rustup-installed toolchain (no lib/rustlib/manifest-rustc-$host)"
 
-need_packages mmdebstrap curl ca-certificates
+ensure_debs mmdebstrap curl ca-certificates
 release=$(debian_version)
 local_cas=/usr/local/share/ca-certificates
 key="$rust_version-slim-$DEBIAN_SUITE-$release"
