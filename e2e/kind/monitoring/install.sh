@@ -73,10 +73,11 @@ trap 'chmod -R u+w "$render"; rm -rf "$render"' EXIT
 cp -r "$HERE/manifests/." "$render/"
 cp -r "$MODULE_DIR/example/rbac" "$render/upstream"
 chmod -R u+w "$render"
+# The images in build-images.sh's order: published or built here.
 kubectl kustomize "$render" |
-  sed -e "s|\${PROM_OPERATOR_IMAGE}|$PROM_OPERATOR_IMAGE|g" \
-    -e "s|\${PROM_CONFIG_RELOADER_IMAGE}|$PROM_CONFIG_RELOADER_IMAGE|g" \
-    -e "s|\${PROMETHEUS_IMAGE}|$PROMETHEUS_IMAGE|g" \
+  sed -e "s|\${PROM_OPERATOR_IMAGE}|${images[0]}|g" \
+    -e "s|\${PROM_CONFIG_RELOADER_IMAGE}|${images[1]}|g" \
+    -e "s|\${PROMETHEUS_IMAGE}|${images[2]}|g" \
     -e "s|\${PROMETHEUS_VERSION}|$PROMETHEUS_VERSION|g" >"$render/stack.yaml"
 # shellcheck disable=SC2016  # a literal ${
 if grep -nF '${' "$render/stack.yaml" >&2; then die "unfilled placeholders in the rendered manifests"; fi

@@ -15,7 +15,12 @@ source "$_monitoring_dir/../../cluster/versions.sh"
 : "${PROMETHEUS_VERSION:=v3.5.0}"
 : "${PROMETHEUS_MODULE_VERSION:=v0.305.0}"
 
-# localhost/ never resolves to a registry, so nothing ever tries to pull these.
+# Upstream's images, used where a registry answers (build-images.sh decides).
+PUBLISHED_PROM_OPERATOR_IMAGE="quay.io/prometheus-operator/prometheus-operator:$PROM_OPERATOR_VERSION"
+PUBLISHED_PROM_CONFIG_RELOADER_IMAGE="quay.io/prometheus-operator/prometheus-config-reloader:$PROM_OPERATOR_VERSION"
+PUBLISHED_PROMETHEUS_IMAGE="quay.io/prometheus/prometheus:$PROMETHEUS_VERSION"
+
+# The ones built here. localhost/ never resolves to a registry, so nothing tries to pull these.
 : "${IMAGE_PREFIX:=localhost}"
 PROM_OPERATOR_IMAGE="$IMAGE_PREFIX/prometheus-operator:$PROM_OPERATOR_VERSION"
 PROM_CONFIG_RELOADER_IMAGE="$IMAGE_PREFIX/prometheus-config-reloader:$PROM_OPERATOR_VERSION"
