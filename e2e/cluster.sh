@@ -50,7 +50,7 @@ kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 # The first `up` on a machine builds (many minutes); later ones find the cache.
 need_binaries() {
   [[ -f "$K8S_BIN_DIR/.complete" ]] && return 0
-  log "binaries not built yet; building into $K8S_BIN_DIR (cold: about 12 minutes on 2 cores)"
+  log "binaries not built yet; building into $K8S_BIN_DIR (cold: about 6 minutes on 2 cores)"
   "$HERE/cluster/build.sh" >&2 || die "build failed"
 }
 

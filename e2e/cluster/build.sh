@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok from the Go module
-# proxy into $K8S_BIN_DIR (outside the repo). Idempotent: a finished build is marked by .complete.
+# proxy into $K8S_BIN_DIR (outside the repo); the Kubernetes binaries and etcd come from the static
+# builds the kind node image shares ($KUBERNETES_DIR, $ETCD_DIR). Idempotent: a finished build is
+# marked by .complete.
 # Sourced instead of run, it only defines its functions (e2e/kind/node/build.sh reuses them).
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
@@ -19,7 +21,8 @@ build_lock() {
   [[ -n "${BUILD_LOCK_HELD:-}" ]] && return 0
   mkdir -p "$WHISPER_OPERATOR_CACHE" "$work"
   exec 8>"$WHISPER_OPERATOR_CACHE/k8s-build.lock"
-  flock 8
+  # macOS has no flock(1): there two builds at once are the user's to avoid.
+  if command -v flock >/dev/null; then flock 8; fi
   BUILD_LOCK_HELD=1
 }
 
@@ -60,6 +63,32 @@ build_kubernetes() {
   rm -rf out && mkdir -p out "$dest"
   go build "${goflags[@]}" -ldflags="$ld" -o out/ "${cmds[@]}"
   mv out/* "$dest/"
+}
+
+# ensure_kubernetes: every Kubernetes binary either cluster runs, in $KUBERNETES_DIR. Static
+# (CGO_ENABLED=0): the kind node is Debian bookworm whatever the build host, and the local control
+# plane runs the same files. One `go build` for all seven shares the compile.
+ensure_kubernetes() {
+  local b
+  for b in "${KUBERNETES_BINS[@]}"; do
+    [[ -x "$KUBERNETES_DIR/$b" ]] && continue
+    (CGO_ENABLED=0 build_kubernetes "$KUBERNETES_DIR" "${KUBERNETES_BINS[@]}")
+    return
+  done
+}
+
+# ensure_etcd: etcd $ETCD_VERSION, static, in $ETCD_DIR.
+ensure_etcd() {
+  [[ -x "$ETCD_DIR/etcd" ]] || (CGO_ENABLED=0 build_etcd "$ETCD_VERSION" "$ETCD_DIR")
+}
+
+# link_into DIR FILE...: hard links (copies across filesystems) under DIR, for the local control
+# plane's one folder of binaries (procs.sh recognises its processes by that path).
+link_into() {
+  local dir="$1" f
+  shift
+  mkdir -p "$dir"
+  for f in "$@"; do ln -f "$f" "$dir/" 2>/dev/null || cp -f "$f" "$dir/"; done
 }
 
 # build_etcd VERSION DEST
@@ -115,8 +144,10 @@ parts=("$@")
 ((${#parts[@]})) || parts=(kubernetes etcd kwok monitoring-crds)
 for p in "${parts[@]}"; do
   case "$p" in
-    kubernetes) [[ -x "$K8S_BIN_DIR/kube-apiserver" && -x "$K8S_BIN_DIR/kube-controller-manager" && -x "$K8S_BIN_DIR/kube-scheduler" ]] || build_kubernetes "$K8S_BIN_DIR" kube-apiserver kube-controller-manager kube-scheduler ;;
-    etcd) [[ -x "$K8S_BIN_DIR/etcd" ]] || build_etcd "$ETCD_VERSION" "$K8S_BIN_DIR" ;;
+    kubernetes)
+      ensure_kubernetes
+      link_into "$K8S_BIN_DIR" "$KUBERNETES_DIR"/kube-{apiserver,controller-manager,scheduler} ;;
+    etcd) ensure_etcd && link_into "$K8S_BIN_DIR" "$ETCD_DIR/etcd" ;;
     kwok) [[ -x "$K8S_BIN_DIR/kwok" ]] || build_kwok ;;
     monitoring-crds) [[ -d "$CRD_DIR" ]] || copy_monitoring_crds ;;
     *) echo "unknown part $p (kubernetes, etcd, kwok, monitoring-crds)" >&2; exit 2 ;;

@@ -7,8 +7,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../cluster/versions.sh"
 : "${KIND_VERSION:=v0.33.0}"
 # What kubeadm $K8S_VERSION expects (`kubeadm config images list`; node/build.sh checks it).
-# The kwok cluster's ETCD_VERSION may differ: kubeadm wants this exact tag.
-: "${KIND_ETCD_VERSION:=v3.6.5}"
+# The kwok cluster's etcd, so one build serves both.
+: "${KIND_ETCD_VERSION:=$ETCD_VERSION}"
 : "${KIND_COREDNS_VERSION:=v1.12.1}"
 : "${KIND_PAUSE_VERSION:=3.10.1}"
 # kind's containerd config.toml names pause 3.10 as its sandbox image; the same binary serves both.

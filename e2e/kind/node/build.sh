@@ -28,16 +28,17 @@ source "$node_dir/../versions.sh"
 # Its functions only (build_kubernetes, build_etcd, new_module, replaces_from, build_lock, $work).
 # shellcheck source=../../cluster/build.sh
 source "$repo/e2e/cluster/build.sh"
+# shellcheck source=../../../scripts/lib/host.sh
+source "$repo/scripts/lib/host.sh"
 log() { echo "[kind-node] $(date +%H:%M:%S) $*" >&2; }
 
 cache="$WHISPER_OPERATOR_CACHE"
-k8s_dir="$cache/kubernetes-$K8S_VERSION"
+k8s_dir="$KUBERNETES_DIR"
 etcd_dir="$cache/etcd-$KIND_ETCD_VERSION"
 coredns_dir="$cache/coredns-$KIND_COREDNS_VERSION"
 crictl_dir="$cache/crictl-$KIND_CRICTL_VERSION"
 pause_dir="$cache/pause-$KIND_PAUSE_VERSION"
 kind_dir="$cache/kind-$KIND_VERSION"
-k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubeadm kubectl)
 # Static binaries: the node and the component images are Debian bookworm whatever the build host.
 export CGO_ENABLED=0
 
@@ -57,17 +58,7 @@ timed() { # name command...: runs it and logs how long it took (the figures in t
   log "$name took $((SECONDS - t0))s"
 }
 
-ensure_host_packages() {
-  local p missing=()
-  for p in mmdebstrap jq gcc libc6-dev curl ca-certificates; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  ((${#missing[@]})) || return 0
-  log "apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
+ensure_host_packages() { ensure_debs mmdebstrap jq gcc libc6-dev curl ca-certificates; }
 
 require_go() {
   command -v go >/dev/null || { log "go (1.24 or newer) is required to build from the Go module proxy"; exit 1; }
@@ -97,12 +88,7 @@ build_kind() {
   timed "kind $KIND_VERSION" build_go_tool sigs.k8s.io/kind "$KIND_VERSION" sigs.k8s.io/kind "$kind_dir/kind"
 }
 
-build_k8s_bins() {
-  local b stale=false
-  for b in "${k8s_bins[@]}"; do [[ -x "$k8s_dir/$b" ]] || stale=true; done
-  $stale || return 0
-  timed "kubernetes $K8S_VERSION (${k8s_bins[*]})" build_kubernetes "$k8s_dir" "${k8s_bins[@]}"
-}
+build_k8s_bins() { timed "kubernetes $K8S_VERSION" ensure_kubernetes; }
 
 build_binaries() {
   require_go
