@@ -62,8 +62,11 @@ cluster_suites() {
   local rc=0
   # No separate `cargo build -p whisper-operator`: per-package feature resolution would rebuild
   # kube and friends; `cargo test --workspace` builds the operator binary the e2e suite runs.
+  # The kind suite's test needs real pods: the kind-suite stage runs it, so it is left out here
+  # rather than reported as passed.
   WHISPER_E2E_KUBECONFIG="$kubeconfig" WHISPER_E2E_MODE=local \
-    cargo test --workspace --no-fail-fast -- --ignored || rc=1
+    cargo test --workspace --no-fail-fast -- --ignored \
+    --skip real_pods_download_serve_are_scraped_and_explain_failures || rc=1
   e2e/cluster.sh down || rc=1
   return $rc
 }
