@@ -21,8 +21,8 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../../.." && pwd)"
 # shellcheck source=versions.sh
 source "$HERE/versions.sh"
-# shellcheck source=lib.sh
-source "$HERE/lib.sh"
+# shellcheck source=../../../scripts/lib/host.sh
+source "$HERE/../../../scripts/lib/host.sh"
 
 log() { echo "monitoring/build-images: $*" >&2; }
 

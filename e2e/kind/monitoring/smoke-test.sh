@@ -12,8 +12,8 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../../.." && pwd)"
 # shellcheck source=versions.sh
 source "$HERE/versions.sh"
-# shellcheck source=lib.sh
-source "$HERE/lib.sh"
+# shellcheck source=../../../scripts/lib/host.sh
+source "$HERE/../../../scripts/lib/host.sh"
 
 [[ $# -ge 1 ]] || { echo "usage: $0 KUBECONFIG [--keep]" >&2; exit 2; }
 export KUBECONFIG="$1"
