@@ -14,7 +14,7 @@ APT_PKGS=(cmake clang libclang-dev pkg-config flite sox ffmpeg prometheus openss
 ensure_debs "${APT_PKGS[@]}"
 # The Debian prometheus package starts a system service; tests run their own on loopback.
 if command -v systemctl >/dev/null 2>&1; then systemctl stop prometheus 2>/dev/null || true; fi
-pkill -x prometheus 2>/dev/null || true
+pkill -u prometheus -x prometheus 2>/dev/null || true # the service's user only, not a Prometheus of your own
 
 # Python: real clients and side-by-side baselines, in a venv outside the clone.
 VENV="$CACHE/venv-py1"
