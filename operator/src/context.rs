@@ -1,4 +1,5 @@
-//! State shared by every reconciliation: client, settings, metrics, discovery, events, backoff.
+//! State shared by every reconciliation: client, settings, metrics, discovery, events, backoff,
+//! and which remote dashboards were last swept.
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
@@ -11,7 +12,10 @@ use kube::{
 };
 use whisper_crds::WhisperService;
 
-use crate::{config::Config, discovery::MonitoringDiscovery, labels::MANAGER, metrics::Metrics};
+use crate::{
+    config::Config, discovery::MonitoringDiscovery, finalizer::Swept, labels::MANAGER,
+    metrics::Metrics,
+};
 
 pub struct Context {
     pub client: Client,
@@ -19,6 +23,7 @@ pub struct Context {
     pub metrics: Metrics,
     pub discovery: MonitoringDiscovery,
     pub recorder: Recorder,
+    pub swept: Swept,
     failures: Mutex<HashMap<ObjectRef<WhisperService>, u32>>,
 }
 
@@ -34,6 +39,7 @@ impl Context {
         Self {
             discovery: MonitoringDiscovery::new(client.clone(), config.discovery_ttl),
             recorder: Recorder::new(client.clone(), reporter),
+            swept: Swept::default(),
             client,
             config,
             metrics,

@@ -28,12 +28,6 @@ pub enum Error {
     Finalizer(#[source] kube::Error),
     #[error("API discovery: {0}")]
     Discovery(#[source] kube::Error),
-    #[error("serialising {kind}: {source}")]
-    Serialize {
-        kind: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
     #[error("the embedded alert rules are not a valid rule file: {0}")]
     AlertRules(#[source] serde_yaml::Error),
     #[error("object has no {0}")]
@@ -50,7 +44,23 @@ impl Error {
             Error::Status(_) => "status",
             Error::Finalizer(_) => "finalizer",
             Error::Discovery(_) => "discovery",
-            Error::Serialize { .. } | Error::AlertRules(_) | Error::MissingField(_) => "internal",
+            Error::AlertRules(_) | Error::MissingField(_) => "internal",
+        }
+    }
+
+    /// One line for a user (a status message): the API server's own words where it refused,
+    /// without the debug dump of its whole answer that `Display` adds.
+    pub fn brief(&self) -> String {
+        match self {
+            Error::Apply {
+                kind,
+                source: kube::Error::Api(s),
+            } => format!("applying {kind}: {}", s.message),
+            Error::Delete {
+                kind,
+                source: kube::Error::Api(s),
+            } => format!("deleting {kind}: {}", s.message),
+            other => other.to_string(),
         }
     }
 }

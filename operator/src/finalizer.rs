@@ -1,5 +1,12 @@
-//! A dashboard ConfigMap in another namespace cannot carry an owner reference, so garbage
-//! collection will not remove it: a finalizer does, on delete or when it moves.
+//! The dashboard finalizer: a dashboard ConfigMap in another namespace cannot carry an owner
+//! reference, so garbage collection will not remove it; this does, on delete or when it moves.
+//! What the dashboard is and how its copies are found lives in `build/dashboard.rs`.
+//!
+//! Finding stale copies takes a cluster-wide list, so it runs only when one can exist: when the
+//! finalizer is about to go, on delete, and once per generation of a WhisperService that keeps
+//! a remote dashboard (a move to another namespace is a spec change, hence a new generation).
+
+use std::{collections::HashMap, sync::Mutex};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
@@ -11,48 +18,76 @@ use whisper_crds::WhisperService;
 
 use crate::{
     apply::delete_if_exists,
-    build::Owner,
+    build::{DASHBOARD_FINALIZER, Owner, copies_selector},
+    context::Context,
     error::{Error, Result},
-    labels,
 };
 
-/// The namespace of the dashboard when it lives outside the service's own namespace.
-fn remote_namespace(ws: &WhisperService, owner: &Owner) -> Option<String> {
-    let d = &ws.spec.monitoring.dashboard;
-    d.namespace
-        .clone()
-        .filter(|ns| d.enabled && *ns != owner.namespace)
+/// The generation of each WhisperService (by uid) whose stale remote dashboards were last
+/// removed by this process.
+#[derive(Default)]
+pub struct Swept(Mutex<HashMap<String, i64>>);
+
+impl Swept {
+    fn is_current(&self, ws: &WhisperService) -> bool {
+        let swept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        ws.uid()
+            .and_then(|uid| swept.get(&uid).copied())
+            .is_some_and(|g| Some(g) == ws.metadata.generation)
+    }
+
+    fn record(&self, ws: &WhisperService) {
+        let mut swept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let (Some(uid), Some(generation)) = (ws.uid(), ws.metadata.generation) {
+            swept.insert(uid, generation);
+        }
+    }
+
+    fn forget(&self, ws: &WhisperService) {
+        let mut swept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(uid) = ws.uid() {
+            swept.remove(&uid);
+        }
+    }
 }
 
-/// Adds the finalizer when a remote dashboard is wanted; when it is no longer wanted, removes
-/// stale remote dashboards and then the finalizer.
-pub async fn sync(client: &Client, ws: &WhisperService, owner: &Owner) -> Result<()> {
-    let has = ws
-        .finalizers()
-        .iter()
-        .any(|f| f == labels::DASHBOARD_FINALIZER);
-    let wanted = remote_namespace(ws, owner);
-    if has {
-        delete_remote_dashboards(client, owner, wanted.as_deref()).await?;
+fn has_finalizer(ws: &WhisperService) -> bool {
+    ws.finalizers().iter().any(|f| f == DASHBOARD_FINALIZER)
+}
+
+/// Adds the finalizer when a dashboard in `remote` namespace is wanted; removes this service's
+/// dashboards in other namespaces than `remote`, then the finalizer when none is wanted.
+pub async fn sync(
+    ctx: &Context,
+    ws: &WhisperService,
+    owner: &Owner,
+    remote: Option<&str>,
+) -> Result<()> {
+    let has = has_finalizer(ws);
+    if has && (remote.is_none() || !ctx.swept.is_current(ws)) {
+        delete_remote_dashboards(&ctx.client, owner, remote).await?;
+        ctx.swept.record(ws);
     }
-    match (wanted.is_some(), has) {
-        (true, false) => set_finalizer(client, ws, owner, true).await,
-        (false, true) => set_finalizer(client, ws, owner, false).await,
+    match (remote.is_some(), has) {
+        (true, false) => set_finalizer(&ctx.client, ws, owner, true).await,
+        (false, true) => {
+            set_finalizer(&ctx.client, ws, owner, false).await?;
+            ctx.swept.forget(ws);
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
 
 /// On delete: removes every remote dashboard of this service, then the finalizer.
-pub async fn cleanup(client: &Client, ws: &WhisperService, owner: &Owner) -> Result<()> {
-    if !ws
-        .finalizers()
-        .iter()
-        .any(|f| f == labels::DASHBOARD_FINALIZER)
-    {
+pub async fn cleanup(ctx: &Context, ws: &WhisperService, owner: &Owner) -> Result<()> {
+    if !has_finalizer(ws) {
         return Ok(());
     }
-    delete_remote_dashboards(client, owner, None).await?;
-    set_finalizer(client, ws, owner, false).await
+    delete_remote_dashboards(&ctx.client, owner, None).await?;
+    set_finalizer(&ctx.client, ws, owner, false).await?;
+    ctx.swept.forget(ws);
+    Ok(())
 }
 
 /// Deletes this service's dashboards outside its namespace, except in `keep`.
@@ -62,15 +97,8 @@ async fn delete_remote_dashboards(
     keep: Option<&str>,
 ) -> Result<()> {
     let all: Api<ConfigMap> = Api::all(client.clone());
-    let selector = format!(
-        "{}={},{}={}",
-        labels::SERVICE_LABEL,
-        owner.name,
-        labels::SERVICE_NAMESPACE_LABEL,
-        owner.namespace
-    );
     let found = all
-        .list_metadata(&ListParams::default().labels(&selector))
+        .list_metadata(&ListParams::default().labels(&copies_selector(owner)))
         .await
         .map_err(|source| Error::Read {
             kind: "ConfigMap",
@@ -96,11 +124,11 @@ async fn set_finalizer(
     let mut finalizers: Vec<String> = ws
         .finalizers()
         .iter()
-        .filter(|f| *f != labels::DASHBOARD_FINALIZER)
+        .filter(|f| *f != DASHBOARD_FINALIZER)
         .cloned()
         .collect();
     if present {
-        finalizers.push(labels::DASHBOARD_FINALIZER.to_string());
+        finalizers.push(DASHBOARD_FINALIZER.to_string());
     }
     let api: Api<WhisperService> = Api::namespaced(client.clone(), &owner.namespace);
     // A merge patch guarded by resourceVersion so a concurrent finalizer change is not lost.

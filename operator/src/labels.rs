@@ -6,10 +6,6 @@ use std::collections::BTreeMap;
 pub const MANAGER: &str = "whisper-operator";
 /// Label carrying the owning WhisperService's name on every child and pod.
 pub const SERVICE_LABEL: &str = "whisper-operator.io/service";
-/// Label carrying the owning WhisperService's namespace (for children in other namespaces).
-pub const SERVICE_NAMESPACE_LABEL: &str = "whisper-operator.io/service-namespace";
-/// Finalizer that removes a dashboard ConfigMap placed in another namespace.
-pub const DASHBOARD_FINALIZER: &str = "whisper-operator.io/dashboard";
 /// The server's container port and its name.
 pub const HTTP_PORT: i32 = 8000;
 pub const HTTP_PORT_NAME: &str = "http";
@@ -47,16 +43,6 @@ pub fn selector_string(name: &str) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// Name of the dashboard ConfigMap; includes the namespace when it may land elsewhere, so two
-/// services of the same name in different namespaces do not collide.
-pub fn dashboard_name(namespace: &str, name: &str, same_namespace: bool) -> String {
-    if same_namespace {
-        format!("{name}-dashboard")
-    } else {
-        format!("{namespace}-{name}-dashboard")
-    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,22 @@
-//! Validation the API server's schema cannot do (the catalogue lives here, not in the CRD), as a
-//! pure function from the spec to the facts the builders need.
+//! Stage 1 of a reconcile: the checks the API server's schema cannot do (the catalogue lives
+//! here, not in the CRD), as a pure function from the spec to [`Valid`], the single input of
+//! the build stage. A spec that fails them is reported in status and never reaches `build`.
 
 use whisper_crds::WhisperServiceSpec;
 
-use crate::catalogue::{self, Catalogue};
+use crate::{
+    build::Owner,
+    catalogue::{self, Catalogue},
+    config::Config,
+};
+
+/// A spec the operator can deploy, with what it refers to resolved: everything `build` reads.
+#[derive(Clone, Debug)]
+pub struct Valid<'a> {
+    pub owner: &'a Owner,
+    pub spec: &'a WhisperServiceSpec,
+    pub resolved: Resolved,
+}
 
 /// The spec's model and image, resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,9 +35,22 @@ pub enum Invalid {
     MissingSha256,
 }
 
-/// Resolves the model (catalogue names through `catalogue`) and image, or says why the spec is
-/// unusable.
-pub fn validate(
+/// Resolves the model (catalogue names through the configured catalogue) and the image (the
+/// configured server image unless the spec names one), or says why the spec is unusable.
+pub fn validate<'a>(
+    owner: &'a Owner,
+    spec: &'a WhisperServiceSpec,
+    config: &Config,
+) -> Result<Valid<'a>, Invalid> {
+    let resolved = resolve(spec, &config.server_image, &config.catalogue)?;
+    Ok(Valid {
+        owner,
+        spec,
+        resolved,
+    })
+}
+
+fn resolve(
     spec: &WhisperServiceSpec,
     default_image: &str,
     catalogue: &Catalogue,
@@ -60,7 +86,7 @@ mod tests {
 
     #[test]
     fn catalogue_name_resolves_to_its_url_and_checksum_and_default_image() {
-        let r = validate(
+        let r = resolve(
             &spec_from_yaml("model: tiny.en"),
             IMG,
             &Catalogue::builtin(),
@@ -77,7 +103,7 @@ mod tests {
         let spec = spec_from_yaml(&format!(
             "model: https://example.invalid/m.bin\nmodelSha256: {sha}\nimage: my/img:1"
         ));
-        let r = validate(&spec, IMG, &Catalogue::builtin()).expect("valid");
+        let r = resolve(&spec, IMG, &Catalogue::builtin()).expect("valid");
         assert_eq!(r.model_url, "https://example.invalid/m.bin");
         assert_eq!(r.model_sha256, sha);
         assert_eq!(r.image, "my/img:1");
@@ -85,7 +111,7 @@ mod tests {
 
     #[test]
     fn unknown_model_name_is_invalid_with_the_catalogue_in_the_message() {
-        let err = validate(&spec_from_yaml("model: huge"), IMG, &Catalogue::builtin())
+        let err = resolve(&spec_from_yaml("model: huge"), IMG, &Catalogue::builtin())
             .expect_err("invalid");
         let msg = err.to_string();
         assert!(
@@ -96,7 +122,7 @@ mod tests {
 
     #[test]
     fn url_without_checksum_is_invalid() {
-        let err = validate(
+        let err = resolve(
             &spec_from_yaml("model: http://x.invalid/m.bin"),
             IMG,
             &Catalogue::builtin(),

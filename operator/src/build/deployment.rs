@@ -314,5 +314,4 @@ fn volumes(spec: &WhisperServiceSpec) -> Vec<Volume> {
 }
 
 #[cfg(test)]
-#[path = "deployment_tests.rs"]
 mod tests;

@@ -1,4 +1,6 @@
-//! Pure builders: one function per child object, each a function of the WhisperService alone.
+//! Stage 2 of a reconcile: from the validated spec, every child object the WhisperService
+//! wants, as one [`Children`] value. Pure: one function per child, no API calls, so the whole
+//! desired state is tested as a table (`build/tests.rs`) without a cluster.
 
 mod dashboard;
 mod deployment;
@@ -7,21 +9,75 @@ mod prometheus_rule;
 mod service;
 mod service_monitor;
 
-pub use dashboard::dashboard_config_map;
+pub use dashboard::{Dashboard, FINALIZER as DASHBOARD_FINALIZER, copies_selector, dashboard};
 pub use deployment::{FETCH_MODEL_CONTAINER, SERVER_CONTAINER, deployment};
 pub use hpa::hpa;
 pub use prometheus_rule::prometheus_rule;
 pub use service::service;
 pub use service_monitor::service_monitor;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::{
+    api::{apps::v1::Deployment, autoscaling::v2::HorizontalPodAutoscaler, core::v1::Service},
+    apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
+};
 use kube::{Resource, ResourceExt};
+use serde_json::Value;
 use whisper_crds::WhisperService;
 
 use crate::{
     error::{Error, Result},
     labels,
+    validate::Valid,
 };
+
+/// Every child of one WhisperService as it should be. `apply` takes this apart field by field
+/// (no `..`), so a child added here and never applied does not compile. `None` means the child
+/// is not wanted and is removed if it exists.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Children {
+    pub deployment: Deployment,
+    pub service: Service,
+    pub hpa: Option<HorizontalPodAutoscaler>,
+    pub dashboard: Dashboard,
+    /// monitoring.coreos.com/v1 objects, as JSON: their CRDs may not be installed.
+    pub service_monitor: Option<Value>,
+    pub prometheus_rule: Option<Value>,
+}
+
+/// Builds every child of `valid`.
+pub fn children(valid: &Valid) -> Result<Children> {
+    let Valid {
+        owner,
+        spec,
+        resolved,
+    } = valid;
+    let monitoring = &spec.monitoring;
+    Ok(Children {
+        deployment: deployment(owner, spec, resolved),
+        service: service(owner, spec),
+        hpa: spec.autoscaling.as_ref().map(|a| hpa(owner, a)),
+        dashboard: dashboard(
+            owner,
+            &monitoring.dashboard,
+            whisper_monitoring::DASHBOARD_JSON,
+        ),
+        service_monitor: monitoring
+            .service_monitor
+            .enabled
+            .then(|| service_monitor(owner, &monitoring.service_monitor)),
+        prometheus_rule: monitoring
+            .alerts
+            .enabled
+            .then(|| {
+                prometheus_rule(
+                    owner,
+                    &monitoring.alerts,
+                    whisper_monitoring::ALERT_RULES_YAML,
+                )
+            })
+            .transpose()?,
+    })
+}
 
 /// Name, namespace and owner reference every same-namespace child shares.
 #[derive(Clone, Debug)]
@@ -58,3 +114,6 @@ impl Owner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

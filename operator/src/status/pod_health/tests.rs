@@ -62,7 +62,7 @@ fn a_failed_download_is_reported_with_the_end_of_its_log() {
     let PodHealth::Failing(t) = health else {
         panic!("not a failure: {health:?}")
     };
-    assert_eq!(t.reason, "ModelDownloadFailed");
+    assert_eq!(t.reason, Reason::ModelDownloadFailed);
     assert_eq!(
         t.message,
         "pod p-1: the model download failed: exit code 1: model download failed: http://models/x.bin: server answered HTTP 404"
@@ -112,7 +112,7 @@ fn image_pull_and_crash_loops_are_failures_and_win_over_progress() {
     );
     assert!(matches!(
         diagnose(std::slice::from_ref(&pull)),
-        PodHealth::Failing(t) if t.reason == "ImagePullFailed"
+        PodHealth::Failing(t) if t.reason == Reason::ImagePullFailed
             && t.message == "pod p-1: image img:1 of container fetch-model: Back-off pulling image \"img:1\""
     ));
     let crash = pod(
@@ -139,7 +139,7 @@ fn image_pull_and_crash_loops_are_failures_and_win_over_progress() {
     );
     assert!(matches!(
         diagnose(&[loading, crash]),
-        PodHealth::Failing(t) if t.reason == "ServerCrashLooping"
+        PodHealth::Failing(t) if t.reason == Reason::ServerCrashLooping
             && t.message == "pod p-2: whisper-server exited 4 times: exit code 1: cannot load /models/model.bin: not a ggml file"
     ));
 }

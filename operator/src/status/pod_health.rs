@@ -4,6 +4,7 @@
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
+use super::Reason;
 use crate::build::{FETCH_MODEL_CONTAINER, SERVER_CONTAINER};
 
 /// Longest container message carried into a condition; kubelet keeps up to 4 KiB.
@@ -12,7 +13,7 @@ const MAX_MESSAGE: usize = 300;
 /// A failure that will not fix itself: the user has to change something.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trouble {
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
 }
 
@@ -57,7 +58,7 @@ fn diagnose_pod(pod: &Pod) -> PodHealth {
         }
         if let Some(message) = failed_run_message(&init) {
             return PodHealth::Failing(Trouble {
-                reason: "ModelDownloadFailed",
+                reason: Reason::ModelDownloadFailed,
                 message: format!("pod {name}: the model download failed: {message}"),
             });
         }
@@ -75,7 +76,7 @@ fn diagnose_pod(pod: &Pod) -> PodHealth {
         if waiting.is_some_and(|w| w.reason.as_deref() == Some("CrashLoopBackOff")) {
             let message = failed_run_message(&server).unwrap_or_else(|| "no message".into());
             return PodHealth::Failing(Trouble {
-                reason: "ServerCrashLooping",
+                reason: Reason::ServerCrashLooping,
                 message: format!(
                     "pod {name}: whisper-server exited {} times: {message}",
                     server.restart_count
@@ -97,7 +98,7 @@ fn image_trouble(pod: &str, c: &ContainerStatus) -> Option<Trouble> {
         "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName"
     )
     .then(|| Trouble {
-        reason: "ImagePullFailed",
+        reason: Reason::ImagePullFailed,
         message: format!(
             "pod {pod}: image {} of container {}: {}",
             c.image,
@@ -157,5 +158,4 @@ fn shorten(s: &str) -> String {
 }
 
 #[cfg(test)]
-#[path = "pod_health_tests.rs"]
 mod tests;

@@ -9,9 +9,13 @@ const IMG: &str = "img:1";
 
 fn build(spec_yaml: &str) -> Deployment {
     let w = ws("svc", "ns", spec_yaml);
-    let resolved = crate::validate::validate(&w.spec, IMG, &crate::catalogue::Catalogue::builtin())
-        .expect("valid spec");
-    deployment(&Owner::of(&w).expect("owner"), &w.spec, &resolved)
+    let owner = Owner::of(&w).expect("owner");
+    let config = crate::Config {
+        server_image: IMG.to_string(),
+        ..crate::Config::default()
+    };
+    let valid = crate::validate::validate(&owner, &w.spec, &config).expect("valid spec");
+    deployment(&owner, &w.spec, &valid.resolved)
 }
 
 fn pod(dep: &Deployment) -> PodSpec {

@@ -1,13 +1,13 @@
 use k8s_openapi::{
     api::{
-        apps::v1::{DeploymentCondition, DeploymentStatus},
+        apps::v1::{Deployment, DeploymentCondition, DeploymentStatus},
         core::v1::{PodCondition, PodStatus},
     },
     jiff::Timestamp,
 };
 
 use super::*;
-use crate::fixtures::service;
+use crate::{fixtures::service, validate::Invalid};
 
 fn at(secs: i64) -> Time {
     Time(Timestamp::from_second(secs).expect("valid timestamp"))
@@ -26,13 +26,31 @@ fn dep(generation: i64, replicas: i32, ready: i32, updated: i32) -> Deployment {
     d
 }
 
-fn observed<'a>(d: Option<&'a Deployment>, pods: &'a [Pod]) -> Observed<'a> {
-    Observed {
-        deployment: d,
-        pods,
-        invalid: None,
-        monitoring: Monitoring::Applied,
-    }
+/// The status for `d` (as the API server returned it from the apply) and `pods`.
+fn status(ws: &WhisperService, d: &Deployment, pods: &[Pod], now: &Time) -> WhisperServiceStatus {
+    with_monitoring(ws, d, pods, Monitoring::Applied, now)
+}
+
+fn with_monitoring(
+    ws: &WhisperService,
+    d: &Deployment,
+    pods: &[Pod],
+    monitoring: Monitoring,
+    now: &Time,
+) -> WhisperServiceStatus {
+    let applied = Applied {
+        deployment: d.clone(),
+        monitoring,
+    };
+    compute(
+        ws,
+        &Observed::Applied {
+            applied: &applied,
+            pods,
+        },
+        now,
+    )
+    .status
 }
 
 fn get(s: &WhisperServiceStatus, t: ConditionType) -> &Condition {
@@ -46,7 +64,7 @@ fn get(s: &WhisperServiceStatus, t: ConditionType) -> &Condition {
 fn all_replicas_ready_gives_ready_true_and_progress_complete() {
     let ws = service("a", "ns", "model: tiny.en\nreplicas: 2");
     let d = dep(3, 2, 2, 2);
-    let s = compute(&ws, &observed(Some(&d), &[]), &at(10));
+    let s = status(&ws, &d, &[], &at(10));
     assert_eq!(get(&s, ConditionType::Ready).status, "True");
     assert_eq!(get(&s, ConditionType::Ready).reason, "AllReplicasReady");
     assert_eq!(get(&s, ConditionType::Progressing).status, "False");
@@ -63,12 +81,15 @@ fn all_replicas_ready_gives_ready_true_and_progress_complete() {
 #[test]
 fn missing_or_stale_deployment_is_progressing_not_ready() {
     let ws = service("a", "ns", "model: tiny.en");
-    let s = compute(&ws, &observed(None, &[]), &at(10));
+    // Just applied: the Deployment controller has not reported on it yet.
+    let mut fresh = Deployment::default();
+    fresh.metadata.generation = Some(1);
+    let s = status(&ws, &fresh, &[], &at(10));
     assert_eq!(get(&s, ConditionType::Ready).reason, "ReplicasNotReady");
     assert_eq!(get(&s, ConditionType::Progressing).status, "True");
     let mut stale = dep(2, 1, 1, 1);
     stale.status.as_mut().expect("status").observed_generation = Some(1);
-    let s = compute(&ws, &observed(Some(&stale), &[]), &at(10));
+    let s = status(&ws, &stale, &[], &at(10));
     assert_eq!(get(&s, ConditionType::Ready).status, "False");
 }
 
@@ -89,7 +110,7 @@ fn unschedulable_pod_makes_it_degraded_with_the_scheduler_message() {
         ..Pod::default()
     };
     let d = dep(1, 1, 0, 1);
-    let s = compute(&ws, &observed(Some(&d), &[pod]), &at(10));
+    let s = status(&ws, &d, &[pod], &at(10));
     let degraded = get(&s, ConditionType::Degraded);
     assert_eq!(
         (degraded.status.as_str(), degraded.reason.as_str()),
@@ -114,7 +135,7 @@ fn failed_rollout_deadline_is_degraded() {
         message: Some("ReplicaSet has timed out progressing.".into()),
         ..DeploymentCondition::default()
     }]);
-    let s = compute(&ws, &observed(Some(&d), &[]), &at(10));
+    let s = status(&ws, &d, &[], &at(10));
     assert_eq!(
         get(&s, ConditionType::Degraded).reason,
         "ProgressDeadlineExceeded"
@@ -124,9 +145,8 @@ fn failed_rollout_deadline_is_degraded() {
 #[test]
 fn invalid_spec_is_reported_in_every_condition() {
     let ws = service("a", "ns", "model: nope");
-    let mut o = observed(None, &[]);
-    o.invalid = Some("spec.model \"nope\" is unknown".into());
-    let s = compute(&ws, &o, &at(10));
+    let invalid = Invalid::UnknownModel("nope".into(), "tiny.en".into());
+    let s = compute(&ws, &Observed::Invalid(&invalid), &at(10)).status;
     for t in [
         ConditionType::Ready,
         ConditionType::Progressing,
@@ -141,7 +161,7 @@ fn invalid_spec_is_reported_in_every_condition() {
 fn scaled_to_zero_is_not_ready_but_not_degraded() {
     let ws = service("a", "ns", "model: tiny.en\nreplicas: 0");
     let d = dep(1, 0, 0, 0);
-    let s = compute(&ws, &observed(Some(&d), &[]), &at(10));
+    let s = status(&ws, &d, &[], &at(10));
     assert_eq!(get(&s, ConditionType::Ready).reason, "ScaledToZero");
     assert_eq!(get(&s, ConditionType::Degraded).status, "False");
 }
@@ -149,15 +169,15 @@ fn scaled_to_zero_is_not_ready_but_not_degraded() {
 #[test]
 fn monitoring_condition_explains_missing_crds() {
     let ws = service("a", "ns", "model: tiny.en");
-    let mut o = observed(None, &[]);
-    o.monitoring = Monitoring::CrdsMissing;
-    let m = get(&compute(&ws, &o, &at(1)), ConditionType::MonitoringReady).clone();
+    let d = dep(1, 1, 1, 1);
+    let s = with_monitoring(&ws, &d, &[], Monitoring::CrdsMissing, &at(1));
+    let m = get(&s, ConditionType::MonitoringReady).clone();
     assert_eq!(
         (m.status.as_str(), m.reason.as_str()),
         ("False", "MonitoringCRDsMissing")
     );
-    o.monitoring = Monitoring::Disabled;
-    let m = get(&compute(&ws, &o, &at(1)), ConditionType::MonitoringReady).clone();
+    let s = with_monitoring(&ws, &d, &[], Monitoring::Disabled, &at(1));
+    let m = get(&s, ConditionType::MonitoringReady).clone();
     assert_eq!(
         (m.status.as_str(), m.reason.as_str()),
         ("True", "MonitoringDisabled")
@@ -168,16 +188,16 @@ fn monitoring_condition_explains_missing_crds() {
 fn transition_time_is_kept_while_status_holds_and_moves_when_it_flips() {
     let mut ws = service("a", "ns", "model: tiny.en");
     let d = dep(1, 1, 1, 1);
-    let first = compute(&ws, &observed(Some(&d), &[]), &at(10));
+    let first = status(&ws, &d, &[], &at(10));
     ws.status = Some(first.clone());
-    let again = compute(&ws, &observed(Some(&d), &[]), &at(20));
+    let again = status(&ws, &d, &[], &at(20));
     assert_eq!(
         get(&again, ConditionType::Ready).last_transition_time,
         at(10)
     );
     assert!(!needs_update(Some(&first), &again));
     let down = dep(1, 1, 0, 1);
-    let flipped = compute(&ws, &observed(Some(&down), &[]), &at(30));
+    let flipped = status(&ws, &down, &[], &at(30));
     assert_eq!(
         get(&flipped, ConditionType::Ready).last_transition_time,
         at(30)
@@ -189,8 +209,8 @@ fn transition_time_is_kept_while_status_holds_and_moves_when_it_flips() {
 fn needs_update_ignores_only_transition_times() {
     let ws = service("a", "ns", "model: tiny.en");
     let d = dep(1, 1, 1, 1);
-    let a = compute(&ws, &observed(Some(&d), &[]), &at(10));
-    let b = compute(&ws, &observed(Some(&d), &[]), &at(99));
+    let a = status(&ws, &d, &[], &at(10));
+    let b = status(&ws, &d, &[], &at(99));
     assert!(!needs_update(Some(&a), &b));
     assert!(needs_update(None, &a));
     let mut c = a.clone();
@@ -211,7 +231,7 @@ fn a_pod_whose_model_download_fails_makes_it_degraded_with_the_cause() {
         }]}
     }))
     .expect("pod literal");
-    let s = compute(&ws, &observed(Some(&d), &[pod]), &at(10));
+    let s = status(&ws, &d, &[pod], &at(10));
     let ready = get(&s, ConditionType::Ready);
     assert_eq!(
         (ready.status.as_str(), ready.reason.as_str()),
@@ -231,4 +251,66 @@ fn a_pod_whose_model_download_fails_makes_it_degraded_with_the_cause() {
         "{}",
         degraded.message
     );
+}
+
+#[test]
+fn the_report_carries_the_ready_condition_it_wrote() {
+    let ws = service("a", "ns", "model: tiny.en");
+    for (d, ready) in [(dep(1, 1, 1, 1), true), (dep(1, 1, 0, 1), false)] {
+        let applied = Applied {
+            deployment: d,
+            monitoring: Monitoring::Applied,
+        };
+        let observed = Observed::Applied {
+            applied: &applied,
+            pods: &[],
+        };
+        let report = compute(&ws, &observed, &at(10));
+        assert_eq!(report.ready.status, ready);
+        let written = get(&report.status, ConditionType::Ready);
+        assert_eq!(written.reason, report.ready.reason.as_str());
+        assert_eq!(written.status, if ready { "True" } else { "False" });
+    }
+}
+
+#[test]
+fn a_failed_apply_makes_it_degraded_and_keeps_what_was_last_reported() {
+    let mut ws = service("a", "ns", "model: tiny.en");
+    let ready = status(&ws, &dep(1, 1, 1, 1), &[], &at(10));
+    ws.status = Some(ready.clone());
+    ws.metadata.generation = Some(2);
+    let error = crate::error::Error::Apply {
+        kind: "Service",
+        source: kube::Error::Api(
+            kube::core::Status::failure("services \"a\" is forbidden: exceeded quota", "Forbidden")
+                .with_code(403)
+                .boxed(),
+        ),
+    };
+    let s = apply_failed(&ws, &error, &at(20));
+    let degraded = get(&s, ConditionType::Degraded);
+    assert_eq!(
+        (degraded.status.as_str(), degraded.reason.as_str()),
+        ("True", "ApplyFailed")
+    );
+    assert_eq!(
+        degraded.message,
+        "applying Service: services \"a\" is forbidden: exceeded quota"
+    );
+    assert_eq!(degraded.last_transition_time, at(20));
+    assert_eq!(degraded.observed_generation, Some(2));
+    assert_eq!(s.observed_generation, Some(2));
+    for t in [
+        ConditionType::Ready,
+        ConditionType::Progressing,
+        ConditionType::MonitoringReady,
+    ] {
+        assert_eq!(get(&s, t), get(&ready, t), "{t:?}");
+    }
+    assert_eq!((s.replicas, s.ready_replicas), (1, 1));
+    // With nothing reported before, Degraded is the only condition.
+    let fresh = service("b", "ns", "model: tiny.en");
+    let s = apply_failed(&fresh, &error, &at(20));
+    assert_eq!(s.conditions.len(), 1);
+    assert_eq!(s.conditions[0].reason, "ApplyFailed");
 }

@@ -1,0 +1,539 @@
+//! The reconcile pipeline in plain `cargo test`, kube-rs's controller-rs way: a mock API server
+//! (tower-test) answers each request in the order the pipeline makes it, so every scenario pins
+//! down which calls one reconcile makes, what it sends and what it does with the answers. The
+//! cluster suites (`tests/cluster_*.rs`) remain the proof against a real API server.
+
+use std::{sync::Arc, time::Duration};
+
+use http::{Request, Response};
+use kube::{Client, client::Body, runtime::controller::Action};
+use serde_json::{Value, json};
+use tower_test::mock::{self, Handle};
+use whisper_crds::WhisperService;
+
+use super::{ROLLOUT_RECHECK, reconcile};
+use crate::{Config, context::Context, error::Error, fixtures, metrics::Metrics};
+
+const WS_PATH: &str = "/apis/whisper-operator.io/v1alpha1/namespaces/ns/whisperservices/svc";
+const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/ns/deployments/svc";
+const SERVICE: &str = "/api/v1/namespaces/ns/services/svc";
+const HPA: &str = "/apis/autoscaling/v2/namespaces/ns/horizontalpodautoscalers/svc";
+const DASHBOARD: &str = "/api/v1/namespaces/ns/configmaps/svc-dashboard";
+const SERVICE_MONITOR: &str = "/apis/monitoring.coreos.com/v1/namespaces/ns/servicemonitors/svc";
+const PROMETHEUS_RULE: &str = "/apis/monitoring.coreos.com/v1/namespaces/ns/prometheusrules/svc";
+const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/ns/events";
+
+/// The API server's side of the mock: answers requests one by one, checking each, and keeps
+/// what was sent.
+struct ApiServer {
+    handle: Handle<Request<Body>, Response<Body>>,
+    /// ("METHOD path", body) of every request answered.
+    sent: Vec<(String, Value)>,
+}
+
+impl ApiServer {
+    /// Answers the next request, which must be `method path`, with `status` and what `reply`
+    /// makes of the request's JSON body; returns that body.
+    async fn expect(
+        &mut self,
+        method: &str,
+        path: &str,
+        status: u16,
+        reply: impl FnOnce(&Value) -> Value,
+    ) -> Value {
+        let (request, send) = self
+            .handle
+            .next_request()
+            .await
+            .unwrap_or_else(|| panic!("expected {method} {path}, but the reconcile ended"));
+        let (parts, body) = request.into_parts();
+        assert_eq!(
+            (parts.method.as_str(), parts.uri.path()),
+            (method, path),
+            "request out of order ({})",
+            parts.uri
+        );
+        if parts.headers.get("content-type").map(|v| v.as_bytes())
+            == Some(b"application/apply-patch+yaml")
+        {
+            let query = parts.uri.query().unwrap_or_default();
+            assert!(
+                query.contains("fieldManager=whisper-operator") && query.contains("force=true"),
+                "server-side apply with the operator's field manager: {query}"
+            );
+        }
+        let bytes = body.collect_bytes().await.expect("request body");
+        let sent: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("request body is JSON")
+        };
+        let answer = serde_json::to_vec(&reply(&sent)).expect("answer");
+        send.send_response(
+            Response::builder()
+                .status(status)
+                .body(Body::from(answer))
+                .expect("response"),
+        );
+        self.sent.push((format!("{method} {path}"), sent.clone()));
+        sent
+    }
+
+    /// The Deployment (answered as stored with `ready` replicas ready), then the Service and the
+    /// removal of an HPA that is not there: every reconcile of a valid spec starts so. Returns
+    /// the Deployment sent.
+    async fn expect_workload(&mut self, ready: i32) -> Value {
+        let deployment = self
+            .expect("PATCH", DEPLOYMENT, 200, deployment_with(ready))
+            .await;
+        self.expect("PATCH", SERVICE, 200, echo).await;
+        self.expect("DELETE", HPA, 404, not_found).await;
+        deployment
+    }
+
+    /// The status write, answered with `ws` carrying that status; returns the patch.
+    async fn expect_status(&mut self, ws: &WhisperService) -> Value {
+        self.expect("PATCH", &format!("{WS_PATH}/status"), 200, with_status(ws))
+            .await
+    }
+
+    /// An Event of `type_` with `reason`.
+    async fn expect_event(&mut self, type_: &str, reason: &str) {
+        let event = self.expect("POST", EVENTS, 201, echo).await;
+        assert_eq!(
+            (event["type"].as_str(), event["reason"].as_str()),
+            (Some(type_), Some(reason)),
+            "{event}"
+        );
+    }
+
+    /// The body of the last `method path` request.
+    fn last_sent(&self, method: &str, path: &str) -> &Value {
+        let key = format!("{method} {path}");
+        self.sent
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, body)| body)
+            .unwrap_or_else(|| panic!("no {key} was sent"))
+    }
+
+    /// Fails if the reconcile made a request after the scenario's last one.
+    async fn expect_no_more(mut self) {
+        if let Some((request, _)) = self.handle.next_request().await {
+            panic!("unexpected request {} {}", request.method(), request.uri());
+        }
+    }
+}
+
+/// A Context on the mock API server, discovery trusted for a minute.
+fn context() -> (Arc<Context>, ApiServer) {
+    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let config = Config {
+        discovery_ttl: Duration::from_secs(60),
+        ..Config::default()
+    };
+    let metrics = Metrics::new().expect("metrics");
+    let ctx = Context::new(Client::new(service, "default"), config, metrics);
+    let api = ApiServer {
+        handle,
+        sent: Vec::new(),
+    };
+    (Arc::new(ctx), api)
+}
+
+/// One reconcile of `ws` while `scenario` plays the API server; returns the reconcile's result
+/// and the server, for the next reconcile or [`ApiServer::expect_no_more`].
+async fn run<Fut>(
+    ctx: &Arc<Context>,
+    api: ApiServer,
+    ws: &WhisperService,
+    scenario: impl FnOnce(ApiServer) -> Fut,
+) -> (Result<Action, Error>, ApiServer)
+where
+    Fut: Future<Output = ApiServer> + Send + 'static,
+{
+    let server = tokio::spawn(scenario(api));
+    let result = tokio::time::timeout(
+        Duration::from_secs(10),
+        reconcile(Arc::new(ws.clone()), ctx.clone()),
+    )
+    .await
+    .expect("reconcile finishes within 10 s");
+    let api = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the reconcile made every request the scenario expects")
+        .expect("the requests were the ones the scenario expects");
+    (result, api)
+}
+
+/// Drops the context (the mock's last client) and checks that nothing else was sent.
+async fn finish(ctx: Arc<Context>, api: ApiServer) {
+    drop(ctx);
+    api.expect_no_more().await;
+}
+
+fn echo(body: &Value) -> Value {
+    body.clone()
+}
+
+fn not_found(_: &Value) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+           "message": "not found", "code": 404})
+}
+
+/// The applied Deployment as the API server returns it, with `ready` of its replicas ready.
+fn deployment_with(ready: i32) -> impl FnOnce(&Value) -> Value {
+    move |body| {
+        let mut d = body.clone();
+        let replicas = d["spec"]["replicas"].clone();
+        d["metadata"]["generation"] = json!(1);
+        d["status"] = json!({"observedGeneration": 1, "replicas": replicas,
+            "updatedReplicas": replicas, "readyReplicas": ready});
+        d
+    }
+}
+
+/// Discovery of the API groups, with or without the Prometheus Operator's.
+fn api_groups(monitoring: bool) -> impl FnOnce(&Value) -> Value {
+    move |_| {
+        let groups = if monitoring {
+            json!([{"name": "monitoring.coreos.com", "versions": [{"groupVersion": "monitoring.coreos.com/v1", "version": "v1"}]}])
+        } else {
+            json!([])
+        };
+        json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+    }
+}
+
+fn monitoring_resources(_: &Value) -> Value {
+    let resource = |name: &str, kind: &str| json!({"name": name, "singularName": "", "namespaced": true, "kind": kind, "verbs": ["get", "patch", "delete"]});
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "monitoring.coreos.com/v1",
+        "resources": [resource("servicemonitors", "ServiceMonitor"), resource("prometheusrules", "PrometheusRule")]})
+}
+
+/// The WhisperService as the status write returns it, carrying the status sent.
+fn with_status(ws: &WhisperService) -> impl FnOnce(&Value) -> Value {
+    let ws = serde_json::to_value(ws).expect("ws");
+    move |body| {
+        let mut ws = ws;
+        ws["status"] = body["status"].clone();
+        ws
+    }
+}
+
+fn condition<'a>(status_patch: &'a Value, type_: &str) -> &'a Value {
+    status_patch["status"]["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .find(|c| c["type"] == type_)
+        .unwrap_or_else(|| panic!("condition {type_} in {status_patch}"))
+}
+
+fn service(spec: &str) -> WhisperService {
+    fixtures::service("svc", "ns", spec)
+}
+
+fn resync() -> Action {
+    Action::requeue(Config::default().resync)
+}
+
+#[tokio::test]
+async fn a_valid_service_gets_every_child_applied_then_a_ready_status_and_a_normal_event() {
+    let (ctx, api) = context();
+    let ws = service("model: tiny.en");
+    let stored = ws.clone();
+    let (result, api) = run(&ctx, api, &ws, |mut api| async move {
+        let d = api
+            .expect("PATCH", DEPLOYMENT, 200, deployment_with(1))
+            .await;
+        assert_eq!(d["kind"], "Deployment");
+        api.expect("PATCH", SERVICE, 200, echo).await;
+        api.expect("DELETE", HPA, 404, not_found).await;
+        let cm = api.expect("PATCH", DASHBOARD, 200, echo).await;
+        assert_eq!(cm["metadata"]["ownerReferences"][0]["uid"], "uid-svc");
+        api.expect("GET", "/apis", 200, api_groups(true)).await;
+        api.expect(
+            "GET",
+            "/apis/monitoring.coreos.com/v1",
+            200,
+            monitoring_resources,
+        )
+        .await;
+        api.expect("PATCH", SERVICE_MONITOR, 200, echo).await;
+        api.expect("PATCH", PROMETHEUS_RULE, 200, echo).await;
+        let status = api.expect_status(&stored).await;
+        assert_eq!(condition(&status, "Ready")["reason"], "AllReplicasReady");
+        assert_eq!(condition(&status, "Ready")["status"], "True");
+        assert_eq!(condition(&status, "Degraded")["status"], "False");
+        assert_eq!(
+            condition(&status, "MonitoringReady")["reason"],
+            "MonitoringApplied"
+        );
+        assert_eq!(status["status"]["readyReplicas"], 1);
+        api.expect_event("Normal", "AllReplicasReady").await;
+        api
+    })
+    .await;
+    assert_eq!(result.expect("reconcile succeeds"), resync());
+    finish(ctx, api).await;
+}
+
+#[tokio::test]
+async fn an_unchanged_status_is_not_written_again_and_discovery_is_cached() {
+    let (ctx, api) = context();
+    let mut ws = service(
+        "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}}",
+    );
+    let stored = ws.clone();
+    let (result, api) = run(&ctx, api, &ws, |mut api| async move {
+        api.expect_workload(1).await;
+        api.expect("PATCH", DASHBOARD, 200, echo).await;
+        // Switched off: leftovers would be removed if the kinds were served.
+        api.expect("GET", "/apis", 200, api_groups(false)).await;
+        let status = api.expect_status(&stored).await;
+        assert_eq!(
+            condition(&status, "MonitoringReady")["reason"],
+            "MonitoringDisabled"
+        );
+        api.expect_event("Normal", "AllReplicasReady").await;
+        api
+    })
+    .await;
+    assert_eq!(result.expect("first reconcile"), resync());
+
+    // The next watch event carries the status just written.
+    let written = api.last_sent("PATCH", &format!("{WS_PATH}/status"))["status"].clone();
+    ws.status = Some(serde_json::from_value(written).expect("status"));
+    let (result, api) = run(&ctx, api, &ws, |mut api| async move {
+        api.expect_workload(1).await;
+        api.expect("PATCH", DASHBOARD, 200, echo).await;
+        // No discovery (cached), no status write, no Event.
+        api
+    })
+    .await;
+    assert_eq!(result.expect("second reconcile"), resync());
+    finish(ctx, api).await;
+}
+
+#[tokio::test]
+async fn an_unknown_model_is_reported_in_status_and_nothing_is_applied() {
+    let (ctx, api) = context();
+    let ws = service("model: tiny-en");
+    let stored = ws.clone();
+    let (result, api) = run(&ctx, api, &ws, |mut api| async move {
+        let status = api.expect_status(&stored).await;
+        for type_ in ["Ready", "Progressing", "Degraded"] {
+            assert_eq!(
+                condition(&status, type_)["reason"],
+                "InvalidSpec",
+                "{type_}"
+            );
+        }
+        let message = condition(&status, "Degraded")["message"]
+            .as_str()
+            .expect("message");
+        assert!(message.contains("\"tiny-en\""), "{message}");
+        api.expect_event("Warning", "InvalidSpec").await;
+        api
+    })
+    .await;
+    // Nothing changes until the spec does.
+    assert_eq!(result.expect("reconcile succeeds"), Action::await_change());
+    finish(ctx, api).await;
+}
+
+#[tokio::test]
+async fn a_refused_apply_is_reported_as_degraded_and_returned_for_a_retry() {
+    let (ctx, api) = context();
+    let ws = service("model: tiny.en");
+    let stored = ws.clone();
+    let (result, api) = run(&ctx, api, &ws, |mut api| async move {
+        api.expect("PATCH", DEPLOYMENT, 200, deployment_with(1)).await;
+        api.expect("PATCH", SERVICE, 403, |_| {
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden",
+                   "message": "services \"svc\" is forbidden: exceeded quota: no-services", "code": 403})
+        })
+        .await;
+        let status = api.expect_status(&stored).await;
+        let degraded = condition(&status, "Degraded");
+        assert_eq!(
+            (&degraded["status"], &degraded["reason"], &degraded["message"]),
+            (
+                &json!("True"),
+                &json!("ApplyFailed"),
+                &json!("applying Service: services \"svc\" is forbidden: exceeded quota: no-services")
+            )
+        );
+        // Readiness was never reported, so there is nothing to say about it: no Event.
+        api
+    })
+    .await;
+    match result {
+        Err(Error::Apply {
+            kind: "Service", ..
+        }) => {}
+        other => panic!("expected the Service apply error, got {other:?}"),
+    }
+    finish(ctx, api).await;
+}
+
+#[tokio::test]
+async fn missing_replicas_are_explained_by_the_pods_and_looked_at_again_soon() {
+    let (ctx, api) = context();
+    let ws = service(
+        "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}, dashboard: {enabled: false}}",
+    );
+    let stored = ws.clone();
+    let (result, api) = run(&ctx, api, &ws, |mut api| async move {
+        api.expect_workload(0).await;
+        api.expect("DELETE", DASHBOARD, 404, not_found).await;
+        api.expect("GET", "/apis", 200, api_groups(false)).await;
+        api.expect("GET", "/api/v1/namespaces/ns/pods", 200, |_| {
+            json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [{
+                "metadata": {"name": "svc-1"},
+                "status": {"conditions": [{"type": "PodScheduled", "status": "False",
+                    "reason": "Unschedulable", "message": "0/1 nodes are available: 1 Insufficient cpu."}]}
+            }]})
+        })
+        .await;
+        let status = api.expect_status(&stored).await;
+        assert_eq!(condition(&status, "Ready")["reason"], "Unschedulable");
+        assert_eq!(condition(&status, "Degraded")["reason"], "Unschedulable");
+        api.expect_event("Warning", "Unschedulable").await;
+        api
+    })
+    .await;
+    assert_eq!(
+        result.expect("reconcile succeeds"),
+        Action::requeue(ROLLOUT_RECHECK)
+    );
+    finish(ctx, api).await;
+}
+
+const REMOTE_DASHBOARD: &str = "/api/v1/namespaces/grafana/configmaps/ns-svc-dashboard";
+
+fn remote_dashboard_service() -> WhisperService {
+    service(
+        "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}, dashboard: {namespace: grafana}}",
+    )
+}
+
+/// This service's dashboard copies anywhere in the cluster, as a metadata list.
+fn dashboard_copies(namespaces: &'static [&'static str]) -> impl FnOnce(&Value) -> Value {
+    move |_| {
+        let items: Vec<Value> = namespaces
+            .iter()
+            .map(|ns| {
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "ns-svc-dashboard", "namespace": ns}})
+            })
+            .collect();
+        json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadataList", "metadata": {}, "items": items})
+    }
+}
+
+#[tokio::test]
+async fn a_remote_dashboard_gets_the_finalizer_and_old_copies_are_searched_once_per_generation() {
+    let (ctx, api) = context();
+    let mut ws = remote_dashboard_service();
+    let stored = ws.clone();
+    let (result, api) = run(&ctx, api, &ws, |mut api| async move {
+        api.expect_workload(1).await;
+        // The finalizer goes on before the dashboard lands where garbage collection cannot go.
+        let patch = api
+            .expect("PATCH", WS_PATH, 200, with_status(&stored))
+            .await;
+        assert_eq!(
+            patch["metadata"]["finalizers"],
+            json!(["whisper-operator.io/dashboard"])
+        );
+        let cm = api.expect("PATCH", REMOTE_DASHBOARD, 200, echo).await;
+        assert!(cm["metadata"]["ownerReferences"].is_null());
+        api.expect("DELETE", DASHBOARD, 404, not_found).await;
+        api.expect("GET", "/apis", 200, api_groups(false)).await;
+        api.expect_status(&stored).await;
+        api.expect_event("Normal", "AllReplicasReady").await;
+        api
+    })
+    .await;
+    assert_eq!(result.expect("first reconcile"), resync());
+
+    // With the finalizer: one search for copies left elsewhere (here one in `old`).
+    let written = api.last_sent("PATCH", &format!("{WS_PATH}/status"))["status"].clone();
+    ws.status = Some(serde_json::from_value(written).expect("status"));
+    ws.metadata.finalizers = Some(vec!["whisper-operator.io/dashboard".into()]);
+    let applies = |mut api: ApiServer, search: Option<&'static [&'static str]>| async move {
+        api.expect_workload(1).await;
+        if let Some(found) = search {
+            api.expect("GET", "/api/v1/configmaps", 200, dashboard_copies(found))
+                .await;
+            api.expect(
+                "DELETE",
+                "/api/v1/namespaces/old/configmaps/ns-svc-dashboard",
+                200,
+                |_| json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+            )
+            .await;
+        }
+        api.expect("PATCH", REMOTE_DASHBOARD, 200, echo).await;
+        api.expect("DELETE", DASHBOARD, 404, not_found).await;
+        api
+    };
+    let (result, api) = run(&ctx, api, &ws, |api| {
+        applies(api, Some(&["grafana", "old", "ns"]))
+    })
+    .await;
+    assert_eq!(result.expect("second reconcile"), resync());
+    // Same generation: no cluster-wide list.
+    let (result, api) = run(&ctx, api, &ws, |api| applies(api, None)).await;
+    assert_eq!(result.expect("third reconcile"), resync());
+    // A spec change (the dashboard may have moved): one search again.
+    ws.metadata.generation = Some(2);
+    ws.status.as_mut().expect("status").observed_generation = Some(2);
+    for c in &mut ws.status.as_mut().expect("status").conditions {
+        c.observed_generation = Some(2);
+    }
+    let (result, api) = run(&ctx, api, &ws, |api| {
+        applies(api, Some(&["grafana", "old"]))
+    })
+    .await;
+    assert_eq!(result.expect("fourth reconcile"), resync());
+    finish(ctx, api).await;
+}
+
+#[tokio::test]
+async fn deleting_a_service_removes_its_remote_dashboards_then_the_finalizer() {
+    let (ctx, api) = context();
+    let mut ws = remote_dashboard_service();
+    ws.metadata.finalizers = Some(vec!["whisper-operator.io/dashboard".into()]);
+    ws.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::from_second(100).expect("time"),
+    ));
+    let stored = ws.clone();
+    let (result, api) = run(&ctx, api, &ws, |mut api| async move {
+        api.expect(
+            "GET",
+            "/api/v1/configmaps",
+            200,
+            dashboard_copies(&["grafana"]),
+        )
+        .await;
+        api.expect(
+            "DELETE",
+            REMOTE_DASHBOARD,
+            200,
+            |_| json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+        )
+        .await;
+        let patch = api
+            .expect("PATCH", WS_PATH, 200, with_status(&stored))
+            .await;
+        assert_eq!(patch["metadata"]["finalizers"], json!([]));
+        api
+    })
+    .await;
+    assert_eq!(result.expect("reconcile succeeds"), Action::await_change());
+    finish(ctx, api).await;
+}
