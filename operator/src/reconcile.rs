@@ -1,7 +1,8 @@
 //! One reconciliation, as a pipeline whose stages are the modules it calls:
 //! `validate` (the spec → [`Valid`]) → `build` (→ [`Children`], every child as it should be) →
 //! `apply` (→ [`Applied`], what the API server stored) → `status` (→ the status, from what was
-//! applied and the pods). Only `apply` and the status write talk to the API server.
+//! applied and the pods). `validate`, `build` and the status computation are pure; the API
+//! calls are in `apply` (with `finalizer`), the pod read below, and `status::write`.
 //!
 //! [`Valid`]: crate::validate::Valid
 //! [`Children`]: crate::build::Children

@@ -1,5 +1,6 @@
 //! A WhisperService's whole life on a real API server: children with owner references, status,
-//! spec changes reaching the children, garbage collection, and the cross-namespace dashboard.
+//! spec changes reaching the children, garbage collection, the cross-namespace dashboard, and a
+//! child the API server refuses reported as Degraded.
 
 mod common;
 
@@ -7,11 +8,11 @@ use common::*;
 use k8s_openapi::api::{
     apps::v1::Deployment,
     autoscaling::v2::HorizontalPodAutoscaler,
-    core::v1::{ConfigMap, Service},
+    core::v1::{ConfigMap, ResourceQuota, Service},
 };
 use kube::{
     Api, Client, ResourceExt,
-    api::{DeleteParams, DynamicObject, Patch, PatchParams},
+    api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams},
     core::{ApiResource, GroupVersionKind},
 };
 use serde_json::json;
@@ -155,6 +156,75 @@ async fn dashboard_in_another_namespace_is_removed_by_the_finalizer_on_delete() 
                 && api.get_opt("far").await.ok()?.is_none())
             .then_some(())
         })
+        .await;
+        op.abort();
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: WHISPER_E2E_KUBECONFIG (make test-cluster)"]
+async fn a_child_the_api_server_refuses_is_reported_as_degraded_until_it_is_applied() {
+    with_namespaces(&["ws-degraded"], |client, ns| async move {
+        let ns = &ns[0];
+        // A quota of no Services: the API server's ResourceQuota admission refuses the
+        // operator's Service, while the Deployment, applied before it, goes through.
+        let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), ns);
+        let quota: ResourceQuota = serde_json::from_value(json!({
+            "metadata": {"name": "no-services"},
+            "spec": {"hard": {"services": "0"}},
+        }))
+        .expect("quota object");
+        quotas
+            .create(&PostParams::default(), &quota)
+            .await
+            .expect("create quota");
+        let op = start_operator(&client, std::slice::from_ref(ns));
+        create_service(&client, ns, "refused", "model: tiny.en").await;
+        let msg = wait_condition(
+            &client,
+            ns,
+            "refused",
+            "Degraded",
+            "True",
+            "ApplyFailed",
+            30,
+        )
+        .await;
+        assert!(
+            msg.starts_with("applying Service: ") && msg.contains("quota"),
+            "{msg}"
+        );
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+        assert!(
+            deployments.get_opt("refused").await.expect("get").is_some(),
+            "the children before the refused one are applied"
+        );
+
+        // Once the cause is gone, a retry applies everything and Degraded clears.
+        quotas
+            .delete("no-services", &DeleteParams::default())
+            .await
+            .expect("delete quota");
+        wait_condition(
+            &client,
+            ns,
+            "refused",
+            "Ready",
+            "True",
+            "AllReplicasReady",
+            90,
+        )
+        .await;
+        wait_condition(
+            &client,
+            ns,
+            "refused",
+            "Degraded",
+            "False",
+            "AsExpected",
+            10,
+        )
         .await;
         op.abort();
     })
