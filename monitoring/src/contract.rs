@@ -1,5 +1,6 @@
 //! The metrics whisper-server exports (the contract the dashboard, the alert rules and the tests
-//! rely on), and reading the series names out of a real `/metrics` page.
+//! rely on): the one list of their names, which the server registers its metrics under, and
+//! reading the series names out of a real `/metrics` page.
 
 use std::collections::BTreeSet;
 
@@ -14,31 +15,86 @@ pub enum MetricKind {
 pub struct Metric {
     pub name: &'static str,
     pub kind: MetricKind,
+    /// A dashboard panel, alert rule or useful query reads it; the others are there for a person
+    /// looking into the engine (threads, windows, fitted contexts).
+    pub watched: bool,
 }
 
-const fn metric(name: &'static str, kind: MetricKind) -> Metric {
-    Metric { name, kind }
+const fn watched(name: &'static str, kind: MetricKind) -> Metric {
+    Metric {
+        name,
+        kind,
+        watched: true,
+    }
 }
 
-/// Every metric family the server promises, by its exposition name.
+const fn diagnostic(name: &'static str, kind: MetricKind) -> Metric {
+    Metric {
+        name,
+        kind,
+        watched: false,
+    }
+}
+
+/// Every metric family the server exports, one constant each: the server registers its metrics
+/// under these names, and the monitoring assets' tests check their queries against them.
+pub mod names {
+    use super::MetricKind::{Counter, Gauge, Histogram};
+    use super::{Metric, diagnostic, watched};
+
+    pub const TRANSCRIPTION_REQUESTS: Metric =
+        watched("whisper_transcription_requests_total", Counter);
+    pub const TRANSCRIPTION_ERRORS: Metric = watched("whisper_transcription_errors_total", Counter);
+    pub const TRANSCRIPTION_DURATION: Metric =
+        watched("whisper_transcription_duration_seconds", Histogram);
+    pub const AUDIO_LOAD_DURATION: Metric =
+        watched("whisper_audio_load_duration_seconds", Histogram);
+    /// Times resampling, as its help text says (the name is the seed's).
+    pub const PROCESSING_DURATION: Metric =
+        watched("whisper_processing_duration_seconds", Histogram);
+    pub const INFERENCE_DURATION: Metric = watched("whisper_inference_duration_seconds", Histogram);
+    /// Times formatting the response, as its help text says (the name is the seed's).
+    pub const DECODE_DURATION: Metric = watched("whisper_decode_duration_seconds", Histogram);
+    pub const MODEL_LOADED: Metric = watched("whisper_model_loaded", Gauge);
+    pub const QUEUE_DEPTH: Metric = watched("whisper_queue_depth", Gauge);
+    pub const INFLIGHT_REQUESTS: Metric = watched("whisper_inflight_requests", Gauge);
+    pub const SLOTS: Metric = watched("whisper_slots", Gauge);
+    pub const AUDIO_SECONDS: Metric = watched("whisper_audio_seconds_total", Counter);
+    pub const MODEL_LOAD_DURATION: Metric = watched("whisper_model_load_duration_seconds", Gauge);
+    pub const BUILD_INFO: Metric = watched("whisper_build_info", Gauge);
+    pub const BUSY_SLOTS: Metric = diagnostic("whisper_busy_slots", Gauge);
+    pub const INFERENCE_THREADS: Metric = diagnostic("whisper_inference_threads", Gauge);
+    pub const INFERENCE_THREAD_BUDGET: Metric =
+        diagnostic("whisper_inference_thread_budget", Gauge);
+    pub const CPU_BUSY_ELSEWHERE: Metric = diagnostic("whisper_cpu_busy_elsewhere_cores", Gauge);
+    pub const PARALLEL_WINDOWS: Metric = diagnostic("whisper_parallel_windows_total", Counter);
+    pub const FITTED_CONTEXT: Metric = diagnostic("whisper_fitted_context_total", Counter);
+    pub const WINDOW_STATES: Metric = diagnostic("whisper_window_states_total", Counter);
+}
+
+/// Every metric family the server exports, by its exposition name.
 pub const CONTRACT: &[Metric] = &[
-    metric("whisper_transcription_requests_total", MetricKind::Counter),
-    metric("whisper_transcription_errors_total", MetricKind::Counter),
-    metric(
-        "whisper_transcription_duration_seconds",
-        MetricKind::Histogram,
-    ),
-    metric("whisper_audio_load_duration_seconds", MetricKind::Histogram),
-    metric("whisper_processing_duration_seconds", MetricKind::Histogram),
-    metric("whisper_inference_duration_seconds", MetricKind::Histogram),
-    metric("whisper_decode_duration_seconds", MetricKind::Histogram),
-    metric("whisper_model_loaded", MetricKind::Gauge),
-    metric("whisper_queue_depth", MetricKind::Gauge),
-    metric("whisper_inflight_requests", MetricKind::Gauge),
-    metric("whisper_slots", MetricKind::Gauge),
-    metric("whisper_audio_seconds_total", MetricKind::Counter),
-    metric("whisper_model_load_duration_seconds", MetricKind::Gauge),
-    metric("whisper_build_info", MetricKind::Gauge),
+    names::TRANSCRIPTION_REQUESTS,
+    names::TRANSCRIPTION_ERRORS,
+    names::TRANSCRIPTION_DURATION,
+    names::AUDIO_LOAD_DURATION,
+    names::PROCESSING_DURATION,
+    names::INFERENCE_DURATION,
+    names::DECODE_DURATION,
+    names::MODEL_LOADED,
+    names::QUEUE_DEPTH,
+    names::INFLIGHT_REQUESTS,
+    names::SLOTS,
+    names::AUDIO_SECONDS,
+    names::MODEL_LOAD_DURATION,
+    names::BUILD_INFO,
+    names::BUSY_SLOTS,
+    names::INFERENCE_THREADS,
+    names::INFERENCE_THREAD_BUDGET,
+    names::CPU_BUSY_ELSEWHERE,
+    names::PARALLEL_WINDOWS,
+    names::FITTED_CONTEXT,
+    names::WINDOW_STATES,
 ];
 
 /// Series Prometheus writes itself for every target; queries may use them like exported ones.
@@ -80,8 +136,8 @@ mod tests {
     #[test]
     fn histograms_expand_to_bucket_sum_and_count() {
         let series = exported_series(&[
-            metric("a_seconds", MetricKind::Histogram),
-            metric("b_total", MetricKind::Counter),
+            watched("a_seconds", MetricKind::Histogram),
+            diagnostic("b_total", MetricKind::Counter),
         ]);
         let expected: BTreeSet<String> = [
             "a_seconds_bucket",
@@ -92,6 +148,12 @@ mod tests {
         .map(String::from)
         .into();
         assert_eq!(series, expected);
+    }
+
+    #[test]
+    fn every_name_is_listed_once() {
+        let unique: BTreeSet<_> = CONTRACT.iter().map(|m| m.name).collect();
+        assert_eq!(unique.len(), CONTRACT.len());
     }
 
     #[test]

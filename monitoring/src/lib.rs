@@ -12,7 +12,7 @@ mod queries;
 mod rules;
 
 pub use contract::{
-    CONTRACT, Metric, MetricKind, exported_series, is_exported, series_in_exposition,
+    CONTRACT, Metric, MetricKind, exported_series, is_exported, names, series_in_exposition,
 };
 pub use dashboard::{DashboardQuery, dashboard_queries};
 pub use error::Error;

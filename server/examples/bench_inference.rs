@@ -19,7 +19,7 @@ use clap::Parser;
 use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperState};
 use whisper_server::audio::{decode, resample, whisper_seconds};
 use whisper_server::engine::fitted::{FULL_AUDIO_CTX, clip_frames};
-use whisper_server::engine::{params, transcript, windowed, windows};
+use whisper_server::engine::{inference, parallel_windows, params, transcript, window_plan};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -84,24 +84,24 @@ fn transcribe_windowed(
     let workers = states.len();
     let states: Vec<(&mut WhisperState, usize)> = states
         .iter_mut()
-        .zip(windowed::share(threads, workers))
+        .zip(parallel_windows::share(threads, workers))
         .collect();
-    let info = windowed::ModelInfo { eot: model.eot };
+    let info = inference::ModelInfo { eot: model.eot };
     let started = Instant::now();
-    let max = windows::MAX_WINDOW_SAMPLES;
-    let plan = windows::plan(
+    let max = window_plan::MAX_WINDOW_SAMPLES;
+    let plan = window_plan::plan(
         pcm,
-        windows::count_for_workers(pcm.len(), workers, max),
+        window_plan::count_for_workers(pcm.len(), workers, max),
         max,
     );
     // Full audio context in every window: the bare baseline has no fitted context.
-    let transcript = windowed::decode_windows(
+    let transcript = parallel_windows::decode_windows(
         states,
         pcm,
         &plan,
         &abort,
-        &windowed::Staffing::fixed(),
-        |(state, t), window| windowed::decode(state, info, *t, window, &options, &abort, None),
+        &parallel_windows::Staffing::fixed(),
+        |(state, t), window| inference::run(state, info, *t, window, &options, &abort, None),
     )?;
     Ok((started.elapsed().as_secs_f64(), transcript.text()))
 }

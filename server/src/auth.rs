@@ -9,7 +9,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::metrics::Endpoint;
 use crate::routes::endpoint_of;
 use crate::state::AppState;
 
@@ -75,18 +74,11 @@ pub async fn require_key(
         return next.run(request).await;
     }
     if let Some(endpoint) = endpoint_of(path) {
-        count_rejected(&app, endpoint);
+        app.metrics
+            .requests
+            .refused(endpoint, &ApiError::Unauthorized);
     }
     ApiError::Unauthorized.into_response()
-}
-
-fn count_rejected(app: &AppState, endpoint: Endpoint) {
-    app.metrics
-        .requests
-        .with_label_values(&[endpoint.label()])
-        .inc();
-    app.metrics
-        .record_error(endpoint, ApiError::Unauthorized.reason());
 }
 
 #[cfg(test)]

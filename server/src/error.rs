@@ -6,6 +6,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::audio::AudioError;
+use crate::engine::{EngineError, InferError};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -78,6 +81,34 @@ impl ApiError {
     }
 }
 
+/// The one boundary between the engine and HTTP: handlers use `?` on `Engine::transcribe`.
+impl From<InferError> for ApiError {
+    fn from(e: InferError) -> Self {
+        match e {
+            InferError::QueueFull { retry_after_secs } => Self::QueueFull { retry_after_secs },
+            InferError::Audio(e) => e.into(),
+            InferError::Timeout { limit } => Self::Timeout {
+                limit_secs: limit.as_secs_f64(),
+            },
+            InferError::Engine(EngineError::Aborted) => Self::ClientClosed,
+            InferError::Engine(e @ EngineError::Failed(_)) => Self::InferenceFailed(e.to_string()),
+        }
+    }
+}
+
+impl From<AudioError> for ApiError {
+    fn from(e: AudioError) -> Self {
+        match e {
+            AudioError::Unsupported(m) => Self::UnsupportedFormat(m),
+            AudioError::Corrupt(m) => Self::DecodeFailed(m),
+            AudioError::TooLong { limit_seconds } => Self::AudioTooLong {
+                limit: limit_seconds,
+            },
+            AudioError::Resample(m) => Self::InferenceFailed(m),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({
@@ -121,6 +152,53 @@ mod tests {
         .into_response();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+    }
+
+    #[test]
+    fn engine_errors_map_to_their_http_status() {
+        use std::time::Duration;
+        let cases = [
+            (
+                InferError::QueueFull {
+                    retry_after_secs: 2,
+                },
+                StatusCode::TOO_MANY_REQUESTS,
+            ),
+            (
+                InferError::Audio(AudioError::Unsupported("x".into())),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            (
+                InferError::Audio(AudioError::Corrupt("x".into())),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                InferError::Audio(AudioError::TooLong { limit_seconds: 1.0 }),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            (
+                InferError::Audio(AudioError::Resample("x".into())),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                InferError::Timeout {
+                    limit: Duration::from_secs(3),
+                },
+                StatusCode::GATEWAY_TIMEOUT,
+            ),
+            (
+                InferError::Engine(EngineError::Aborted),
+                ApiError::ClientClosed.status(),
+            ),
+            (
+                InferError::Engine(EngineError::Failed("x".into())),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (error, status) in cases {
+            let shown = format!("{error:?}");
+            assert_eq!(ApiError::from(error).status(), status, "{shown}");
+        }
     }
 
     #[test]

@@ -1,4 +1,9 @@
 //! whisper-server library: everything but the binary entry point.
+//!
+//! A transcription request, stage by stage: `app` (router) → `auth` → `routes::form` →
+//! `routes::transcribe` → `engine` (admission, seating, audio, window plan, staffing,
+//! inference: `Engine::transcribe`) → `format`; `error` turns any failure into the HTTP answer.
+//! server/README.md ("Inside") maps every stage to its file.
 
 pub mod app;
 pub mod audio;

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::config::ServeArgs;
-use crate::engine::{Engine, EngineConfig, EngineGauges, PoolGauges};
+use crate::engine::{Engine, EngineConfig, TimeLimit};
 use crate::metrics::Metrics;
 use crate::state::{AppState, Limits};
 
@@ -55,8 +55,10 @@ pub fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     let limits = Limits {
         max_upload_bytes: args.max_upload_bytes,
         max_audio_seconds: args.max_audio_seconds,
-        timeout_base_seconds: args.timeout_base_seconds,
-        timeout_per_audio_second: args.timeout_per_audio_second,
+        inference_time: TimeLimit {
+            base_seconds: args.timeout_base_seconds,
+            per_audio_second: args.timeout_per_audio_second,
+        },
     };
     Ok(Arc::new(AppState::new(
         limits,
@@ -81,21 +83,7 @@ pub fn load_model(
         );
     }
     let started = Instant::now();
-    let engine = Engine::load(
-        path,
-        &config,
-        EngineGauges {
-            pool: PoolGauges {
-                queue_depth: state.metrics.queue_depth.clone(),
-                inflight: state.metrics.inflight.clone(),
-                busy_slots: state.metrics.busy_slots.clone(),
-            },
-            threads_in_use: state.metrics.threads_in_use.clone(),
-            parallel_windows: state.metrics.parallel_windows.clone(),
-            fitted_context: state.metrics.fitted_context.clone(),
-            window_states: state.metrics.window_states.clone(),
-        },
-    )?;
+    let engine = Engine::load(path, &config, state.metrics.engine.clone())?;
     let took = started.elapsed().as_secs_f64();
     state.metrics.model_load_duration.set(took);
     info!(

@@ -1,9 +1,9 @@
 //! Shared state of the running server.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, TimeLimit};
 use crate::metrics::Metrics;
 
 /// Per-request limits from the configuration.
@@ -11,17 +11,7 @@ use crate::metrics::Metrics;
 pub struct Limits {
     pub max_upload_bytes: usize,
     pub max_audio_seconds: f64,
-    pub timeout_base_seconds: f64,
-    pub timeout_per_audio_second: f64,
-}
-
-impl Limits {
-    /// The inference time limit for a clip: it grows with the audio.
-    pub fn timeout_for(&self, audio_seconds: f64) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(
-            (self.timeout_base_seconds + self.timeout_per_audio_second * audio_seconds).max(0.001),
-        )
-    }
+    pub inference_time: TimeLimit,
 }
 
 pub struct AppState {
@@ -29,7 +19,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub model_name: String,
     pub api_key: Option<String>,
-    engine: OnceLock<Engine>,
+    /// Set once the model is loaded (in the background, after the server listens).
+    engine: OnceLock<Arc<Engine>>,
     draining: AtomicBool,
     /// Transcription requests being handled, from the first byte read to the response.
     active: AtomicUsize,
@@ -55,21 +46,22 @@ impl AppState {
 
     /// Publishes the loaded model; the server becomes ready.
     pub fn set_engine(&self, engine: Engine) {
-        self.metrics.slots.set(engine.pool().slots() as i64);
-        self.metrics
-            .thread_budget
-            .set(engine.threads().budget() as i64);
-        if self.engine.set(engine).is_ok() {
+        if self.engine.set(Arc::new(engine)).is_ok() {
             self.metrics.model_loaded.set(1);
         }
     }
 
-    pub fn engine(&self) -> Option<&Engine> {
-        self.engine.get()
+    /// The loaded engine, `None` while the model is still loading.
+    pub fn engine(&self) -> Option<Arc<Engine>> {
+        self.engine.get().cloned()
+    }
+
+    pub fn is_model_loaded(&self) -> bool {
+        self.engine.get().is_some()
     }
 
     pub fn is_ready(&self) -> bool {
-        self.engine.get().is_some() && !self.draining.load(Ordering::Acquire)
+        self.is_model_loaded() && !self.draining.load(Ordering::Acquire)
     }
 
     pub fn start_draining(&self) {

@@ -3,6 +3,13 @@
 pub mod decode;
 pub mod resample;
 
+use std::time::{Duration, Instant};
+
+use prometheus::{Histogram, Registry};
+
+use crate::metrics::{histogram, register};
+use whisper_monitoring::names;
+
 /// The sample rate whisper.cpp expects.
 pub const WHISPER_SAMPLE_RATE: u32 = 16_000;
 
@@ -39,4 +46,60 @@ pub enum AudioError {
     TooLong { limit_seconds: f64 },
     #[error("resampling failed: {0}")]
     Resample(String),
+}
+
+/// What the audio stage measures.
+#[derive(Clone)]
+pub struct AudioMetrics {
+    /// Reading the upload and decoding its container and codec
+    /// (`whisper_audio_load_duration_seconds`).
+    pub load_duration: Histogram,
+    /// Downmixing and resampling to 16 kHz mono (`whisper_processing_duration_seconds`).
+    pub resample_duration: Histogram,
+}
+
+impl AudioMetrics {
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        Ok(Self {
+            load_duration: register(
+                registry,
+                Histogram::with_opts(histogram(
+                    names::AUDIO_LOAD_DURATION.name,
+                    "Reading the upload and decoding its container and codec.",
+                ))?,
+            )?,
+            resample_duration: register(
+                registry,
+                Histogram::with_opts(histogram(
+                    names::PROCESSING_DURATION.name,
+                    "Downmixing and resampling to 16 kHz mono.",
+                ))?,
+            )?,
+        })
+    }
+}
+
+/// An upload as the route read it, with the longest audio allowed.
+pub struct Upload {
+    pub bytes: Vec<u8>,
+    /// How long reading the upload took: counted in the audio load time.
+    pub read_time: Duration,
+    pub max_seconds: f64,
+}
+
+/// Decodes and resamples an upload to whisper's input (16 kHz mono); blocking. Records the
+/// audio-load and resampling histograms.
+pub fn load(upload: Upload, metrics: &AudioMetrics) -> Result<Vec<f32>, AudioError> {
+    let started = Instant::now();
+    let decoded = decode::decode(upload.bytes, upload.max_seconds);
+    metrics
+        .load_duration
+        .observe((upload.read_time + started.elapsed()).as_secs_f64());
+    let decoded = decoded?;
+    let started = Instant::now();
+    let pcm = resample::to_whisper_input(decoded);
+    metrics
+        .resample_duration
+        .observe(started.elapsed().as_secs_f64());
+    pcm
 }

@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use prometheus::Gauge;
+
 /// How often the sampler reads /proc (a few microseconds each time).
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
@@ -60,8 +62,10 @@ pub struct CpuLoad {
 }
 
 impl CpuLoad {
-    /// Starts sampling, or returns `None` where /proc cannot be read (not Linux, no procfs).
-    pub fn start() -> Option<Self> {
+    /// Starts sampling, each estimate also published in `gauge`
+    /// (`whisper_cpu_busy_elsewhere_cores`), or returns `None` where /proc cannot be read (not
+    /// Linux, no procfs).
+    pub fn start(gauge: Gauge) -> Option<Self> {
         let first = read_sample()?;
         let shared = Arc::new(Shared {
             foreign_millicores: AtomicU32::new(0),
@@ -70,7 +74,7 @@ impl CpuLoad {
         let weak = Arc::downgrade(&shared);
         std::thread::Builder::new()
             .name("cpu-load".into())
-            .spawn(move || sample_until_dropped(&weak, first))
+            .spawn(move || sample_until_dropped(&weak, first, &gauge))
             .ok()?;
         Some(Self { shared })
     }
@@ -86,7 +90,7 @@ impl CpuLoad {
     }
 }
 
-fn sample_until_dropped(shared: &Weak<Shared>, first: Sample) {
+fn sample_until_dropped(shared: &Weak<Shared>, first: Sample, gauge: &Gauge) {
     let mut window = std::collections::VecDeque::from([first]);
     loop {
         std::thread::sleep(SAMPLE_EVERY);
@@ -103,9 +107,11 @@ fn sample_until_dropped(shared: &Weak<Shared>, first: Sample) {
         let foreign = window
             .front()
             .map_or(0.0, |oldest| foreign_cores(oldest, &current));
+        let millicores = (foreign * 1000.0).round() as u32;
         shared
             .foreign_millicores
-            .store((foreign * 1000.0).round() as u32, Ordering::Relaxed);
+            .store(millicores, Ordering::Relaxed);
+        gauge.set(f64::from(millicores) / 1000.0);
     }
 }
 
@@ -172,13 +178,15 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_spinning_process_beside_the_server_is_seen() {
-        let load = CpuLoad::start().expect("/proc is readable on Linux");
+        let gauge = Gauge::new("cpu_busy_elsewhere", "test").expect("valid gauge name");
+        let load = CpuLoad::start(gauge.clone()).expect("/proc is readable on Linux");
         let mut hog = std::process::Command::new("sh")
             .args(["-c", "while :; do :; done"])
             .spawn()
             .expect("sh runs");
         std::thread::sleep(Duration::from_millis(2500));
         let seen = load.foreign_cores();
+        let published = gauge.get();
         let _ = hog.kill();
         let _ = hog.wait();
         // Other work on a shared machine only adds to it.
@@ -187,5 +195,6 @@ mod tests {
             "a spinning process should be about one core, saw {seen}"
         );
         assert!(seen <= load.host_cpus() as f64);
+        assert!(published > 0.0, "the estimate is published in the gauge");
     }
 }

@@ -9,6 +9,9 @@
 //! kept only when nothing in it looks like one; otherwise the clip is decoded again with the
 //! full context, as whisper.cpp does by default.
 
+use prometheus::IntCounterVec;
+
+use super::error::EngineError;
 use super::transcript::Transcript;
 
 /// One encoder frame per 20 ms of 16 kHz audio.
@@ -167,6 +170,31 @@ fn has_repeated_words(words: &[String]) -> bool {
         .any(|p| phrases.iter().filter(|q| *q == p).count() >= MAX_REPEATS)
 }
 
+/// A clip of `samples` decoded by `decode` (given the audio context, `None` for the full one):
+/// first with a fitted context when `outcomes` is given (the lever is on) and the clip is short
+/// enough, counting each outcome there; that result is kept unless it looks like one of the
+/// lever's failures. Otherwise, and for longer audio, the full context, as whisper.cpp does.
+pub fn with_fallback(
+    samples: usize,
+    outcomes: Option<&IntCounterVec>,
+    mut decode: impl FnMut(Option<usize>) -> Result<Transcript, EngineError>,
+) -> Result<Transcript, EngineError> {
+    if let Some((outcomes, frames)) = outcomes.zip(audio_ctx(samples)) {
+        let attempt = decode(Some(frames))?;
+        match suspicion(&attempt) {
+            None => {
+                outcomes.with_label_values(&["kept"]).inc();
+                return Ok(attempt);
+            }
+            Some(reason) => {
+                outcomes.with_label_values(&[reason.label()]).inc();
+                tracing::debug!(reason = reason.label(), text = %attempt.text(), "fitted audio context discarded");
+            }
+        }
+    }
+    decode(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,5 +301,54 @@ mod tests {
             )),
             Some(Suspicion::LowConfidence)
         );
+    }
+
+    fn outcomes() -> IntCounterVec {
+        IntCounterVec::new(prometheus::Opts::new("outcomes", "test"), &["outcome"])
+            .expect("valid counter")
+    }
+
+    /// Decodes with `with_fallback`, answering `fitted_text` for a fitted context and "Full."
+    /// for the full one; returns the text kept and the contexts asked for.
+    fn fall_back(
+        samples: usize,
+        outcomes: Option<&IntCounterVec>,
+        fitted_text: &str,
+    ) -> (String, Vec<Option<usize>>) {
+        let mut asked = Vec::new();
+        let kept = with_fallback(samples, outcomes, |ctx| {
+            asked.push(ctx);
+            let text = if ctx.is_some() { fitted_text } else { "Full." };
+            Ok(transcript(text, 3.0, -0.2))
+        })
+        .expect("decodes");
+        (kept.text(), asked)
+    }
+
+    #[test]
+    fn a_plausible_fitted_decode_is_kept_and_counted() {
+        let counted = outcomes();
+        let (text, asked) = fall_back(3 * 16_000, Some(&counted), "Go forward ten meters.");
+        assert_eq!(text.trim(), "Go forward ten meters.");
+        assert_eq!(asked, [audio_ctx(3 * 16_000)]);
+        assert_eq!(counted.with_label_values(&["kept"]).get(), 1);
+    }
+
+    #[test]
+    fn a_suspicious_fitted_decode_falls_back_to_the_full_context() {
+        let counted = outcomes();
+        let (text, asked) = fall_back(3 * 16_000, Some(&counted), "29340. 29340.");
+        assert_eq!(text.trim(), "Full.");
+        assert_eq!(asked, [audio_ctx(3 * 16_000), None]);
+        assert_eq!(counted.with_label_values(&["repeated_sentence"]).get(), 1);
+        assert_eq!(counted.with_label_values(&["kept"]).get(), 0);
+    }
+
+    #[test]
+    fn long_clips_and_the_lever_off_decode_the_full_context_only() {
+        let counted = outcomes();
+        assert_eq!(fall_back(60 * 16_000, Some(&counted), "x").1, [None]);
+        assert_eq!(fall_back(3 * 16_000, None, "x").1, [None]);
+        assert_eq!(counted.with_label_values(&["kept"]).get(), 0);
     }
 }

@@ -1,197 +1,86 @@
-//! The loaded model: one whisper context, a pool of states, and the thread budget.
+//! The loaded model, and the one way a request reaches it: `Engine::transcribe`, in stages:
+//!
+//! 1. admission (`schedule`): a place in the bounded wait queue, or `InferError::QueueFull` at
+//!    once;
+//! 2. seating: the wait for the request's first slot (`pool`);
+//! 3. the audio, prepared (decoded, resampled) on a blocking thread once a slot is held, so no
+//!    more uploads are decoded at once than there are slots;
+//! 4. the window plan (`window_plan`), computed once and carried to the next two stages;
+//! 5. staffing (`schedule`): threads from the budget (`threads`) and, for long audio, extra
+//!    slots free now;
+//! 6. inference on a blocking thread (`inference`, `parallel_windows`), time-limited, and aborted
+//!    when the caller drops the future (the client went away).
+//!
+//! Words used throughout: a *slot* is one of the pool's whisper states, held by one request at
+//! a time; a *worker* (`worker`) is a slot with the threads that run it; *staffing* changes a
+//! request's workers between windows (releasing one to a waiting request, recruiting a free one).
 
+pub mod config;
 pub mod cpu_load;
+pub mod error;
 pub mod fitted;
-pub mod lease;
+pub mod inference;
+pub mod load;
+pub mod metrics;
+pub mod parallel_windows;
 pub mod params;
 pub mod pool;
+pub mod schedule;
 pub mod threads;
 pub mod transcript;
-pub mod windowed;
-pub mod windows;
+pub mod window_plan;
+pub mod worker;
 
-use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge};
-use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperState};
+use whisper_rs::{WhisperContext, WhisperState};
 
-use crate::model::{Weights, requantize};
-use lease::Lease;
+use crate::audio::{AudioError, whisper_seconds};
+pub use config::{EngineConfig, TimeLimit};
+pub use error::{EngineError, InferError};
+use inference::ModelInfo;
+pub use load::LoadError;
+pub use metrics::EngineMetrics;
+use parallel_windows::Staffing;
 use params::TranscribeOptions;
-pub use pool::PoolGauges;
-use pool::{Pool, Slot};
-use threads::{ThreadBudget, ThreadGrant};
+use schedule::Scheduler;
 use transcript::Transcript;
-use windowed::{ModelInfo, Staffing};
-
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error("could not load the model {path}: {source}")]
-    Load {
-        path: String,
-        source: whisper_rs::WhisperError,
-    },
-    #[error("could not read the model {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("could not quantise the model {path}: {source}")]
-    Requantize {
-        path: String,
-        source: crate::model::RequantizeError,
-    },
-    #[error("inference was aborted")]
-    Aborted,
-    #[error("{0}")]
-    Failed(String),
-}
+use window_plan::{WindowPlan, WindowPolicy};
+use worker::Worker;
 
 pub struct Engine {
     context: WhisperContext,
-    pool: Arc<Pool<WhisperState>>,
-    threads: ThreadBudget,
-    parallel_windows: Option<IntCounter>,
-    fitted_context: Option<IntCounterVec>,
-    window_states: IntCounterVec,
+    scheduler: Scheduler<WhisperState>,
+    windows: WindowPolicy,
+    metrics: EngineMetrics,
 }
 
-/// How a request decoding windows changed the states it holds (`Engine::staffing_release`,
-/// `Engine::staffing_recruit`), counted in `whisper_window_states_total{change}`.
-#[derive(Debug, Clone, Copy)]
-pub enum StateChange {
-    Released,
-    Recruited,
+/// A finished transcription.
+pub struct Transcribed {
+    pub transcript: Transcript,
+    /// Seconds of audio transcribed.
+    pub audio_seconds: f64,
 }
 
-impl StateChange {
-    pub const ALL: [StateChange; 2] = [StateChange::Released, StateChange::Recruited];
+/// Sets the abort flag of a decode when the future driving it is dropped: whisper.cpp then
+/// stops at its next check, and the slots and threads go back.
+struct AbortOnDrop(Arc<AtomicBool>);
 
-    pub fn label(self) -> &'static str {
-        match self {
-            StateChange::Released => "released",
-            StateChange::Recruited => "recruited",
-        }
+impl AbortOnDrop {
+    fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
-/// How the engine spends the CPU: whisper.cpp slows down many times over when its threads
-/// outnumber the cores it really has, so every thread comes from one budget.
-pub struct EngineConfig {
-    /// Whisper states: requests transcribed at the same time.
-    pub slots: usize,
-    /// Threads all requests together may run.
-    pub threads: usize,
-    /// Requests allowed to wait for a slot.
-    pub queue: usize,
-    /// Give a request fewer threads while other processes keep cores busy.
-    pub adapt_to_load: bool,
-    /// Decode audio over 30 s as windows on several states at once (`windowed`).
-    pub parallel_windows: bool,
-    /// Try short clips with the encoder's context fitted to them first (`fitted`).
-    pub fit_audio_context: bool,
-    /// Weight type to run an f16 model file with (`model::requantize`).
-    pub weights: Weights,
-    /// whisper.cpp's flash attention (`--flash-attention`).
-    pub flash_attention: bool,
-}
-
-/// Gauges the engine keeps current.
-pub struct EngineGauges {
-    pub pool: PoolGauges,
-    pub threads_in_use: IntGauge,
-    /// Windows decoded by `windowed::decode_windows`.
-    pub parallel_windows: IntCounter,
-    /// Fitted-context decodes by outcome: `kept`, or the `fitted::Suspicion` that discarded it.
-    pub fitted_context: IntCounterVec,
-    /// States given back or taken on between windows, by `StateChange`.
-    pub window_states: IntCounterVec,
-}
-
-/// Loads the model file, its f16 matrices quantised to `weights` first when that differs.
-fn load_context(
-    path: &Path,
-    weights: Weights,
-    params: WhisperContextParameters,
-) -> Result<WhisperContext, EngineError> {
-    let shown = || path.display().to_string();
-    let load_err = |source| EngineError::Load {
-        path: shown(),
-        source,
-    };
-    if weights == Weights::F16 {
-        return WhisperContext::new_with_params(path, params).map_err(load_err);
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.set();
     }
-    let started = Instant::now();
-    let file = std::fs::read(path).map_err(|source| EngineError::Read {
-        path: shown(),
-        source,
-    })?;
-    let requantized = requantize(&file, weights).map_err(|source| EngineError::Requantize {
-        path: shown(),
-        source,
-    })?;
-    let Some(buffer) = requantized else {
-        tracing::info!(model = %shown(), "the model file is not plain f16: loading it as it is");
-        return WhisperContext::new_from_buffer_with_params(&file, params).map_err(load_err);
-    };
-    drop(file);
-    tracing::info!(
-        model = %shown(),
-        weights = ?weights,
-        bytes = buffer.len(),
-        ms = started.elapsed().as_millis() as u64,
-        "quantised the model's f16 matrices"
-    );
-    WhisperContext::new_from_buffer_with_params(&buffer, params).map_err(load_err)
 }
 
 impl Engine {
-    pub fn load(
-        path: &Path,
-        config: &EngineConfig,
-        gauges: EngineGauges,
-    ) -> Result<Self, EngineError> {
-        let load_err = |source| EngineError::Load {
-            path: path.display().to_string(),
-            source,
-        };
-        let context_params = WhisperContextParameters {
-            use_gpu: cfg!(feature = "cuda"),
-            flash_attn: config.flash_attention,
-            ..Default::default()
-        };
-        let context = load_context(path, config.weights, context_params)?;
-        let states = (0..config.slots.max(1))
-            .map(|_| context.create_state())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(load_err)?;
-        let load = if config.adapt_to_load {
-            cpu_load::CpuLoad::start()
-        } else {
-            None
-        };
-        Ok(Self {
-            context,
-            pool: Arc::new(Pool::new(states, config.queue, gauges.pool)),
-            threads: ThreadBudget::new(config.threads, load, gauges.threads_in_use),
-            parallel_windows: config.parallel_windows.then_some(gauges.parallel_windows),
-            fitted_context: config.fit_audio_context.then_some(gauges.fitted_context),
-            window_states: gauges.window_states,
-        })
-    }
-
-    pub fn pool(&self) -> &Arc<Pool<WhisperState>> {
-        &self.pool
-    }
-
-    pub fn threads(&self) -> &ThreadBudget {
-        &self.threads
-    }
-
     pub fn is_multilingual(&self) -> bool {
         self.context.is_multilingual()
     }
@@ -210,184 +99,98 @@ impl Engine {
         Ok(tokens)
     }
 
-    /// Windows `plan_windows` cuts `samples` of audio into: 1 for audio whisper sees at once, or
-    /// with parallel windows off.
-    fn planned_windows(&self, samples: usize) -> usize {
-        if self.parallel_windows.is_none() || windows::count(samples) == 1 {
-            return 1;
-        }
-        let (target, _) = self.window_lengths();
-        windows::count_for_workers(samples, self.max_states(), target)
-    }
+    /// Transcribes the audio `prepare` returns (16 kHz mono samples), through every stage of the
+    /// module doc. `prepare` runs on a blocking thread once the request holds a slot.
+    pub async fn transcribe<P>(
+        self: &Arc<Self>,
+        prepare: P,
+        options: TranscribeOptions,
+        time_limit: TimeLimit,
+    ) -> Result<Transcribed, InferError>
+    where
+        P: FnOnce() -> Result<Vec<f32>, AudioError> + Send + 'static,
+    {
+        let abort = AbortOnDrop(Arc::new(AtomicBool::new(false)));
+        let ticket = self.scheduler.admit()?;
+        let first = self.scheduler.seat(ticket).await?;
+        let pcm = tokio::task::spawn_blocking(prepare).await??;
+        let audio_seconds = whisper_seconds(pcm.len());
+        let plan = self.windows.plan(pcm.len());
+        let workers = self.scheduler.staff(first, plan.windows()).await;
 
-    /// The most states one request can decode on.
-    fn max_states(&self) -> usize {
-        self.pool.slots().min(self.threads.budget())
-    }
-
-    /// The window length to aim for and the longest allowed: with fitted contexts on, about
-    /// 10 s (`windows::FITTED_TARGET_SAMPLES`) and no more than a fitted context takes;
-    /// otherwise 30 s, since each window then costs a whole encoder pass.
-    fn window_lengths(&self) -> (usize, usize) {
-        if self.fitted_context.is_some() {
-            (windows::FITTED_TARGET_SAMPLES, fitted::max_clip_samples())
-        } else {
-            (windows::MAX_WINDOW_SAMPLES, windows::MAX_WINDOW_SAMPLES)
-        }
-    }
-
-    /// The states a request for `samples` of audio starts decoding on, from its `first` slot,
-    /// each with its part of the request's `threads` (`threads().reserve()`). Long audio takes
-    /// more slots when some are free now (never waiting for them), one thread each at least:
-    /// threads beyond the grant are added even beside busy processes, since single-threaded
-    /// states do not stall each other (`ThreadBudget::top_up`). While another request holds a
-    /// slot, it runs or waits for threads: a state gains less from a second thread than that
-    /// request gains from running now, so the grant keeps one thread per state. The states may
-    /// change while its windows decode (`staffing_release`, `staffing_recruit`).
-    pub fn gather_states(
-        &self,
-        first: Slot<WhisperState>,
-        mut threads: ThreadGrant,
-        samples: usize,
-    ) -> Vec<Lease> {
-        let wanted = self.planned_windows(samples).min(self.threads.budget());
-        let mut slots = vec![first];
-        while slots.len() < wanted {
-            match self.pool.try_slot() {
-                Some(extra) => slots.push(extra),
-                None => break,
+        let limit = time_limit.for_audio(audio_seconds);
+        let engine = self.clone();
+        let flag = abort.0.clone();
+        // The workers (slots and threads) go back inside, not when the caller's future ends: an
+        // aborted inference still runs until full() returns.
+        let mut job =
+            tokio::task::spawn_blocking(move || engine.infer(workers, &pcm, plan, &options, &flag));
+        let transcript = match tokio::time::timeout(limit, &mut job).await {
+            Ok(joined) => joined??,
+            Err(_) => {
+                abort.set();
+                // Wait for whisper.cpp to notice the abort so the slots are really free again.
+                let _ = job.await;
+                return Err(InferError::Timeout { limit });
             }
-        }
-        self.threads.top_up(&mut threads, slots.len());
-        slots.truncate(threads.threads());
-        if self.pool.others_hold_slots(slots.len()) {
-            threads.keep_at_most(slots.len());
-        }
-        let shares = windowed::share(threads.threads(), slots.len());
-        slots
-            .into_iter()
-            .zip(threads.split(&shares))
-            .map(|(slot, threads)| Lease::new(slot, threads))
-            .collect()
+        };
+        Ok(Transcribed {
+            transcript,
+            audio_seconds,
+        })
     }
 
-    /// Whether another request waits for a slot or a thread: then a request decoding windows
-    /// gives back a state (not its first) between two windows, so the wait lasts one window.
-    fn others_wait(&self) -> bool {
-        self.pool.has_unserved_waiters() || self.threads.has_waiters()
+    /// Runs whisper on `pcm` on `workers` as `plan` says: in one call as whisper.cpp does, or
+    /// as windows on the workers (`parallel_windows`), staffed by the scheduler. Each worker
+    /// goes back as soon as the request no longer needs it. Blocking and CPU-heavy.
+    fn infer(
+        &self,
+        workers: Vec<Worker<WhisperState>>,
+        pcm: &[f32],
+        plan: WindowPlan,
+        options: &TranscribeOptions,
+        abort: &AtomicBool,
+    ) -> Result<Transcript, EngineError> {
+        let started = Instant::now();
+        let result = self.infer_on(workers, pcm, plan, options, abort);
+        self.metrics
+            .inference_duration
+            .observe(started.elapsed().as_secs_f64());
+        result
     }
 
-    /// `others_wait`, counting the state a worker gives back when it says yes.
-    fn staffing_release(&self) -> bool {
-        let release = self.others_wait();
-        if release {
-            self.count_state_change(StateChange::Released);
-        }
-        release
-    }
-
-    /// A state and a thread free now, while no request waits: a request that started beside
-    /// others takes them on once those finish.
-    fn staffing_recruit(&self) -> Option<Lease> {
-        if self.others_wait() {
-            return None;
-        }
-        let slot = self.pool.try_slot()?;
-        let threads = self.threads.try_one()?;
-        self.count_state_change(StateChange::Recruited);
-        Some(Lease::new(slot, threads))
-    }
-
-    fn count_state_change(&self, change: StateChange) {
-        self.window_states
-            .with_label_values(&[change.label()])
-            .inc();
-    }
-
-    /// Where to cut `pcm` (`window_lengths`). The count is a multiple of the most states a
-    /// request can decode on, whatever this one holds: the same audio gets the same cuts (and so
-    /// the same transcript) on a busy server as on an idle one, and a request on one state runs
-    /// the slightly shorter windows of the parallel plan.
-    fn plan_windows(&self, pcm: &[f32]) -> Vec<std::ops::Range<usize>> {
-        let (_, max_window) = self.window_lengths();
-        windows::plan(pcm, self.planned_windows(pcm.len()), max_window)
-    }
-
-    fn model_info(&self) -> ModelInfo {
-        ModelInfo {
+    fn infer_on(
+        &self,
+        mut workers: Vec<Worker<WhisperState>>,
+        pcm: &[f32],
+        plan: WindowPlan,
+        options: &TranscribeOptions,
+        abort: &AtomicBool,
+    ) -> Result<Transcript, EngineError> {
+        let model = ModelInfo {
             eot: self.context.token_eot(),
-        }
-    }
-
-    /// Runs whisper on 16 kHz mono samples on the `leases` of `gather_states`: with one
-    /// state as whisper.cpp does, long audio as parallel windows (`windowed`). Each state and
-    /// its threads go back as soon as the request no longer needs them. Blocking and
-    /// CPU-heavy: call off the async runtime.
-    pub fn transcribe(
-        &self,
-        mut leases: Vec<Lease>,
-        pcm: &[f32],
-        options: &TranscribeOptions,
-        abort: &AtomicBool,
-    ) -> Result<Transcript, EngineError> {
-        let windows = self.planned_windows(pcm.len());
-        match leases.as_mut_slice() {
+        };
+        let fitted = self.windows.fitted.then_some(&self.metrics.fitted_context);
+        let decode_one = |worker: &mut Worker<WhisperState>, pcm: &[f32]| {
+            let (state, threads) = worker.state()?;
+            fitted::with_fallback(pcm.len(), fitted, |audio_ctx| {
+                inference::run(state, model, threads, pcm, options, abort, audio_ctx)
+            })
+        };
+        match workers.as_mut_slice() {
             [] => Err(EngineError::Failed("no slot to decode on".into())),
-            // Audio whisper sees at once decodes as whisper.cpp does. Longer audio on one
-            // state takes the planned windows in a row when they can try fitted contexts;
-            // whisper.cpp's own 30 s windows always run the full one (but pass each window's
-            // text to the next as a prompt, so they win when nothing is fitted).
-            [lease] if windows == 1 || self.fitted_context.is_none() => {
-                let (state, threads) = lease.state()?;
-                self.decode_one(state, threads, pcm, options, abort)
-            }
+            [worker] if plan.one_call_on_one_worker() => decode_one(worker, pcm),
             _ => {
-                // The same cuts however many states this request holds (`plan_windows`).
-                let plan = self.plan_windows(pcm);
-                if let Some(counter) = &self.parallel_windows {
-                    counter.inc_by(plan.len() as u64);
-                }
+                let cuts = plan.cuts(pcm);
+                self.metrics.parallel_windows.inc_by(cuts.len() as u64);
+                let release = || self.scheduler.release();
+                let recruit = || self.scheduler.recruit();
                 let staffing = Staffing {
-                    release: &|| self.staffing_release(),
-                    recruit: &|| self.staffing_recruit(),
+                    release: &release,
+                    recruit: &recruit,
                 };
-                windowed::decode_windows(leases, pcm, &plan, abort, &staffing, |lease, window| {
-                    let (state, threads) = lease.state()?;
-                    self.decode_one(state, threads, window, options, abort)
-                })
+                parallel_windows::decode_windows(workers, pcm, &cuts, abort, &staffing, decode_one)
             }
         }
-    }
-
-    /// One state: a short clip first with a fitted audio context, kept unless it looks like
-    /// one of that lever's failures; otherwise (and for longer audio) whisper.cpp's full context.
-    fn decode_one(
-        &self,
-        state: &mut WhisperState,
-        threads: usize,
-        pcm: &[f32],
-        options: &TranscribeOptions,
-        abort: &AtomicBool,
-    ) -> Result<Transcript, EngineError> {
-        let model = self.model_info();
-        let fitted = self
-            .fitted_context
-            .as_ref()
-            .zip(fitted::audio_ctx(pcm.len()));
-        if let Some((outcomes, frames)) = fitted {
-            let attempt =
-                windowed::decode(state, model, threads, pcm, options, abort, Some(frames))?;
-            match fitted::suspicion(&attempt) {
-                None => {
-                    outcomes.with_label_values(&["kept"]).inc();
-                    return Ok(attempt);
-                }
-                Some(reason) => {
-                    outcomes.with_label_values(&[reason.label()]).inc();
-                    tracing::debug!(reason = reason.label(), text = %attempt.text(), "fitted audio context discarded");
-                }
-            }
-        }
-        windowed::decode(state, model, threads, pcm, options, abort, None)
     }
 }

@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use prometheus::IntGauge;
 use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
-/// Generic over the pooled item so the queue logic is testable without a model.
+
+/// The slots: one pooled whisper state each. Generic over the pooled item so the queue logic is
+/// testable without a model.
 pub struct Pool<T> {
     states: Mutex<Vec<T>>,
     permits: Arc<Semaphore>,
@@ -71,7 +73,7 @@ impl<T> Pool<T> {
     }
 
     /// Whether a request waits for a slot that no free one will serve: a request decoding on
-    /// several states then hands one back (`windowed::Staffing`).
+    /// several states then hands one back (`Scheduler::release`).
     pub fn has_unserved_waiters(&self) -> bool {
         self.waiting.load(Ordering::Acquire) > self.permits.available_permits()
     }

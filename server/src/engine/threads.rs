@@ -81,7 +81,7 @@ impl ThreadGrant {
         self.permit.num_permits()
     }
 
-    /// The grant cut into one part per entry of `shares` (`windowed::share`), for states that
+    /// The grant cut into one part per entry of `shares` (`parallel_windows::share`), for states that
     /// give their threads back one by one; the first part keeps the request's presence and at
     /// least one thread (a grant holding fewer threads than the shares add up to leaves the
     /// later parts short).
@@ -133,7 +133,7 @@ impl ThreadBudget {
     }
 
     /// Whether a request waits for its first thread: a request decoding on several states
-    /// then hands one back (`windowed::Staffing`).
+    /// then hands one back (`Scheduler::release`).
     pub fn has_waiters(&self) -> bool {
         self.waiting.load(Ordering::Acquire) > 0
     }
@@ -155,11 +155,6 @@ impl ThreadBudget {
 
     pub fn budget(&self) -> usize {
         self.budget
-    }
-
-    /// Cores other processes keep busy, as last sampled (0 when not sampling).
-    pub fn foreign_cores(&self) -> f64 {
-        self.load.as_ref().map_or(0.0, CpuLoad::foreign_cores)
     }
 
     /// Threads a request starting now should get, before counting other requests.

@@ -16,7 +16,7 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(app): State<Arc<AppState>>) -> Response {
     if app.is_ready() {
         (StatusCode::OK, "ready\n").into_response()
-    } else if app.engine().is_none() {
+    } else if !app.is_model_loaded() {
         (StatusCode::SERVICE_UNAVAILABLE, "model not loaded\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
@@ -24,12 +24,6 @@ pub async fn readyz(State(app): State<Arc<AppState>>) -> Response {
 }
 
 pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
-    // Sampled in the background; copied at scrape time so the gauge is never stale.
-    if let Some(engine) = app.engine() {
-        app.metrics
-            .cpu_busy_elsewhere
-            .set(engine.threads().foreign_cores());
-    }
     match app.metrics.render() {
         Ok(text) => (
             [(

@@ -1,27 +1,29 @@
 //! `POST /v1/audio/transcriptions` and `/v1/audio/translations`.
 //!
-//! Pipeline: read the form → join the bounded queue (429 when full) → wait for a slot →
-//! decode and resample (blocking thread) → inference (blocking thread, time-limited,
-//! aborted if the client goes away) → format. Each stage records its histogram.
+//! Stages: read the form → check its options against the model → the engine's front door
+//! (`Engine::transcribe`: queue, slot, audio, threads, inference) → format the response. Errors
+//! become HTTP responses in one place (`From<InferError> for ApiError`); the request's own
+//! metrics are counted here (`RequestMetrics`), each stage's where it is measured.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use prometheus::{CounterVec, Histogram, HistogramVec, IntCounterVec, Opts, Registry};
 use tracing::{info, warn};
 
 use super::form::{self, AudioForm};
-use crate::audio::{self, AudioError};
+use crate::audio::{self, Upload};
+use crate::engine::Engine;
 use crate::engine::params::{self, TranscribeOptions};
-use crate::engine::{Engine, EngineError};
 use crate::error::ApiError;
 use crate::format::{self, Task};
-use crate::metrics::Endpoint;
+use crate::metrics::{Endpoint, histogram, register};
 use crate::state::AppState;
+use whisper_monitoring::names;
 
 pub async fn transcriptions(
     State(app): State<Arc<AppState>>,
@@ -37,28 +39,118 @@ pub async fn translations(
     handle(app, Endpoint::Translations, multipart).await
 }
 
-/// Lives as long as the handler future. If that future is dropped before `finish` (the client
-/// disconnected), it stops the inference and counts the request as `client_closed`.
+/// What the transcription routes measure, per endpoint.
+#[derive(Clone)]
+pub struct RequestMetrics {
+    requests: IntCounterVec,
+    errors: IntCounterVec,
+    duration: HistogramVec,
+    /// Rendering the transcript in the response format (`whisper_decode_duration_seconds`).
+    format_duration: Histogram,
+    audio_seconds: CounterVec,
+}
+
+impl RequestMetrics {
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let metrics = Self {
+            requests: register(
+                registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        names::TRANSCRIPTION_REQUESTS.name,
+                        "Requests that reached a transcription endpoint, good or bad.",
+                    ),
+                    &["endpoint"],
+                )?,
+            )?,
+            errors: register(
+                registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        names::TRANSCRIPTION_ERRORS.name,
+                        "Failed transcription requests by bounded reason.",
+                    ),
+                    &["endpoint", "reason"],
+                )?,
+            )?,
+            duration: register(
+                registry,
+                HistogramVec::new(
+                    histogram(
+                        names::TRANSCRIPTION_DURATION.name,
+                        "Whole transcription request, upload read to response.",
+                    ),
+                    &["endpoint"],
+                )?,
+            )?,
+            format_duration: register(
+                registry,
+                Histogram::with_opts(histogram(
+                    names::DECODE_DURATION.name,
+                    "Turning segments and tokens into the response format.",
+                ))?,
+            )?,
+            audio_seconds: register(
+                registry,
+                CounterVec::new(
+                    Opts::new(
+                        names::AUDIO_SECONDS.name,
+                        "Seconds of input audio transcribed successfully.",
+                    ),
+                    &["endpoint"],
+                )?,
+            )?,
+        };
+        // Pre-create the endpoint series so dashboards show zeros instead of gaps.
+        for endpoint in [Endpoint::Transcriptions, Endpoint::Translations] {
+            metrics.requests.with_label_values(&[endpoint.label()]);
+            metrics.duration.with_label_values(&[endpoint.label()]);
+            metrics.audio_seconds.with_label_values(&[endpoint.label()]);
+        }
+        Ok(metrics)
+    }
+
+    fn arrived(&self, endpoint: Endpoint) {
+        self.requests.with_label_values(&[endpoint.label()]).inc();
+    }
+
+    pub fn failed(&self, endpoint: Endpoint, reason: &str) {
+        self.errors
+            .with_label_values(&[endpoint.label(), reason])
+            .inc();
+    }
+
+    /// A request turned away before its handler ran (`auth`): counted as a request and an error,
+    /// not in the request duration.
+    pub fn refused(&self, endpoint: Endpoint, error: &ApiError) {
+        self.arrived(endpoint);
+        self.failed(endpoint, error.reason());
+    }
+
+    fn ended(&self, endpoint: Endpoint, took: Duration) {
+        self.duration
+            .with_label_values(&[endpoint.label()])
+            .observe(took.as_secs_f64());
+    }
+}
+
+/// Lives as long as the handler future and counts the request: if that future is dropped before
+/// `finish` (the client disconnected), as `client_closed`; the engine aborts its inference then.
 struct RequestGuard {
     app: Arc<AppState>,
     endpoint: Endpoint,
     started: Instant,
-    abort: Arc<AtomicBool>,
     finished: bool,
 }
 
 impl RequestGuard {
     fn new(app: Arc<AppState>, endpoint: Endpoint) -> Self {
         app.request_started();
-        app.metrics
-            .requests
-            .with_label_values(&[endpoint.label()])
-            .inc();
+        app.metrics.requests.arrived(endpoint);
         Self {
             app,
             endpoint,
             started: Instant::now(),
-            abort: Arc::new(AtomicBool::new(false)),
             finished: false,
         }
     }
@@ -66,7 +158,7 @@ impl RequestGuard {
     fn finish(mut self, result: &Result<Response, ApiError>) {
         self.finished = true;
         if let Err(e) = result {
-            self.app.metrics.record_error(self.endpoint, e.reason());
+            self.app.metrics.requests.failed(self.endpoint, e.reason());
         }
     }
 }
@@ -74,10 +166,10 @@ impl RequestGuard {
 impl Drop for RequestGuard {
     fn drop(&mut self) {
         if !self.finished {
-            self.abort.store(true, Ordering::Relaxed);
             self.app
                 .metrics
-                .record_error(self.endpoint, ApiError::ClientClosed.reason());
+                .requests
+                .failed(self.endpoint, ApiError::ClientClosed.reason());
             info!(
                 endpoint = self.endpoint.label(),
                 "client closed the connection; inference aborted"
@@ -85,9 +177,8 @@ impl Drop for RequestGuard {
         }
         self.app
             .metrics
-            .request_duration
-            .with_label_values(&[self.endpoint.label()])
-            .observe(self.started.elapsed().as_secs_f64());
+            .requests
+            .ended(self.endpoint, self.started.elapsed());
         self.app.request_ended();
     }
 }
@@ -98,7 +189,7 @@ async fn handle(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
     let guard = RequestGuard::new(app.clone(), endpoint);
-    let result = transcribe(&app, endpoint, multipart, guard.abort.clone()).await;
+    let result = transcribe(&app, endpoint, multipart).await;
     guard.finish(&result);
     match result {
         Ok(response) => {
@@ -120,7 +211,6 @@ async fn transcribe(
     app: &Arc<AppState>,
     endpoint: Endpoint,
     multipart: Result<Multipart, MultipartRejection>,
-    abort: Arc<AtomicBool>,
 ) -> Result<Response, ApiError> {
     let read_started = Instant::now();
     let form = form::read(multipart, app.limits.max_upload_bytes).await?;
@@ -135,64 +225,31 @@ async fn transcribe(
         Endpoint::Transcriptions => Task::Transcribe,
         Endpoint::Translations => Task::Translate,
     };
-    let options = options(engine, &form, task)?;
+    let options = options(&engine, &form, task)?;
+    let upload = Upload {
+        bytes: form.file,
+        read_time,
+        max_seconds: app.limits.max_audio_seconds,
+    };
+    let audio_metrics = app.metrics.audio.clone();
+    let transcribed = engine
+        .transcribe(
+            move || audio::load(upload, &audio_metrics),
+            options,
+            app.limits.inference_time,
+        )
+        .await?;
 
-    let ticket = engine.pool().enter().map_err(|full| ApiError::QueueFull {
-        retry_after_secs: 1 + (full.waiting / engine.pool().slots().max(1)) as u64,
-    })?;
-    let slot = ticket
-        .acquire()
-        .await
-        .map_err(|e| ApiError::InferenceFailed(e.to_string()))?;
-
-    let pcm = load_audio(app, form.file, read_time).await?;
-    let audio_seconds = audio::whisper_seconds(pcm.len());
-
-    let threads = engine.threads().reserve().await;
-    let leases = engine.gather_states(slot, threads, pcm.len());
-
-    let limit = app.limits.timeout_for(audio_seconds);
-    let inference_app = app.clone();
-    let inference_abort = abort.clone();
-    let mut job = tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        let engine = inference_app
-            .engine()
-            .ok_or_else(|| EngineError::Failed("model unloaded".into()))?;
-        // The slots (their whisper states) and the threads go back inside, not when the
-        // client's request ends: an aborted inference still runs until full() returns.
-        let result = engine.transcribe(leases, &pcm, &options, &inference_abort);
-        inference_app
-            .metrics
-            .inference_duration
-            .observe(started.elapsed().as_secs_f64());
-        result
-    });
-    let transcript = match tokio::time::timeout(limit, &mut job).await {
-        Ok(joined) => joined.map_err(|e| ApiError::InferenceFailed(e.to_string()))?,
-        Err(_) => {
-            abort.store(true, Ordering::Relaxed);
-            // Wait for whisper.cpp to notice the abort so the slot is really free again.
-            let _ = job.await;
-            return Err(ApiError::Timeout {
-                limit_secs: limit.as_secs_f64(),
-            });
-        }
-    }
-    .map_err(|e| match e {
-        EngineError::Aborted => ApiError::ClientClosed,
-        other => ApiError::InferenceFailed(other.to_string()),
-    })?;
-
+    let metrics = &app.metrics.requests;
     let format_started = Instant::now();
-    let rendered = format::render(&transcript, form.response_format, task);
-    app.metrics
-        .decode_duration
+    let rendered = format::render(&transcribed.transcript, form.response_format, task);
+    metrics
+        .format_duration
         .observe(format_started.elapsed().as_secs_f64());
-    app.metrics
+    metrics
         .audio_seconds
         .with_label_values(&[endpoint.label()])
-        .inc_by(audio_seconds);
+        .inc_by(transcribed.audio_seconds);
     Ok((
         [(header::CONTENT_TYPE, rendered.content_type)],
         rendered.body,
@@ -246,40 +303,4 @@ fn language(engine: &Engine, code: &str) -> Result<&'static str, ApiError> {
         )));
     }
     Ok(code)
-}
-
-/// Decodes and resamples on a blocking thread; records the audio-load and processing histograms.
-async fn load_audio(
-    app: &Arc<AppState>,
-    bytes: Vec<u8>,
-    read_time: Duration,
-) -> Result<Vec<f32>, ApiError> {
-    let max_seconds = app.limits.max_audio_seconds;
-    let metrics_app = app.clone();
-    let job = tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        let decoded = audio::decode::decode(bytes, max_seconds);
-        metrics_app
-            .metrics
-            .audio_load_duration
-            .observe((read_time + started.elapsed()).as_secs_f64());
-        let decoded = decoded?;
-        let started = Instant::now();
-        let pcm = audio::resample::to_whisper_input(decoded);
-        metrics_app
-            .metrics
-            .processing_duration
-            .observe(started.elapsed().as_secs_f64());
-        pcm
-    });
-    job.await
-        .map_err(|e| ApiError::InferenceFailed(e.to_string()))?
-        .map_err(|e| match e {
-            AudioError::Unsupported(m) => ApiError::UnsupportedFormat(m),
-            AudioError::Corrupt(m) => ApiError::DecodeFailed(m),
-            AudioError::TooLong { limit_seconds } => ApiError::AudioTooLong {
-                limit: limit_seconds,
-            },
-            AudioError::Resample(m) => ApiError::InferenceFailed(m),
-        })
 }

@@ -1,68 +1,18 @@
-//! Decoding long audio as independent 30 s windows spread over several whisper states.
+//! Decoding long audio as independent windows spread over several workers (a whisper state
+//! with its threads each).
 //!
 //! whisper.cpp decodes a long recording one window after another, each window's encoder and
 //! decoder running on all threads. The decoder's small matrix products gain little from more
 //! threads, so on the same cores two states with half the threads each finish sooner. Windows
-//! are cut at pauses (`windows::plan`) and their transcripts joined with shifted times.
+//! are cut at pauses (`window_plan`) and their transcripts joined with shifted times.
 
 use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use whisper_rs::WhisperState;
-
-use super::EngineError;
-use super::params::{self, TranscribeOptions};
-use super::transcript::{self, Transcript};
+use super::error::EngineError;
+use super::transcript::Transcript;
 use crate::audio::whisper_seconds as seconds;
-
-/// What decoding needs to know of the loaded model.
-#[derive(Debug, Clone, Copy)]
-pub struct ModelInfo {
-    /// First special token (end of text): tokens at or past it are not text.
-    pub eot: i32,
-}
-
-/// One whisper.cpp `full()` over `pcm` (which it windows itself, sequentially), with the
-/// encoder's full 30 s context or `audio_ctx` frames of it (`fitted`).
-pub fn decode(
-    state: &mut WhisperState,
-    model: ModelInfo,
-    threads: usize,
-    pcm: &[f32],
-    options: &TranscribeOptions,
-    abort: &AtomicBool,
-    audio_ctx: Option<usize>,
-) -> Result<Transcript, EngineError> {
-    let mut params = params::full_params(options, threads, abort);
-    if let Some(frames) = audio_ctx {
-        params.set_audio_ctx(i32::try_from(frames).unwrap_or(0));
-        // One greedy pass: when it fails, whisper.cpp would retry at rising temperatures, and
-        // a fitted context that fails once keeps failing (seconds of sampled loops on a 2 s
-        // clip). The guard in `fitted` sees the failure and the full context decodes instead.
-        params.set_temperature_inc(0.0);
-    }
-    let started = std::time::Instant::now();
-    let result = state.full(params, pcm);
-    tracing::debug!(
-        seconds = seconds(pcm.len()),
-        threads,
-        audio_ctx,
-        elapsed_ms = started.elapsed().as_millis(),
-        "decoded"
-    );
-    if abort.load(Ordering::Relaxed) {
-        return Err(EngineError::Aborted);
-    }
-    result.map_err(|e| EngineError::Failed(e.to_string()))?;
-    Ok(transcript::read(
-        state,
-        model.eot,
-        seconds(pcm.len()),
-        options.language,
-        options.word_timestamps,
-    ))
-}
 
 /// How the workers decoding one request's windows may change between windows: a worker
 /// beyond the first goes (its state and threads back to the server) while `release` says
@@ -85,7 +35,7 @@ impl<W> Staffing<'_, W> {
     }
 }
 
-/// Decodes the `plan` windows of `pcm` (`windows::plan`), one at a time on each of `workers`
+/// Decodes the `plan` windows of `pcm` (`window_plan`), one at a time on each of `workers`
 /// (a whisper state with its threads), which may change as `staffing` says;
 /// `decode_window` decodes one window on one worker. Once `abort` is set, windows not yet
 /// started are skipped: whisper.cpp would stop each of them only after its first encoder pass.
@@ -205,7 +155,6 @@ fn run_jobs<W: Send, R: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicBool;
     use std::time::{Duration, Instant};
 
     #[test]

@@ -1,9 +1,14 @@
-//! Where to cut audio longer than whisper's 30 s window so the pieces can be decoded
-//! independently (and so in parallel): as few windows as whisper itself needs, balanced in
-//! length, each cut moved to the quietest moment near its balanced position so no word is split.
+//! How many windows a request's audio is cut into, and where: audio longer than whisper's 30 s
+//! window is cut so the pieces can be decoded independently (and so in parallel,
+//! `parallel_windows`): as few windows as whisper itself needs, balanced in length, each cut
+//! moved to the quietest moment near its balanced position so no word is split.
+//!
+//! A request's plan is computed once (`WindowPolicy::plan`) and carried: staffing asks for as
+//! many workers as it has windows, and decoding cuts exactly those windows.
 
 use std::ops::Range;
 
+use super::fitted;
 use crate::audio::WHISPER_SAMPLE_RATE;
 
 const RATE: usize = WHISPER_SAMPLE_RATE as usize;
@@ -21,6 +26,79 @@ const SEARCH_SAMPLES: usize = 4 * RATE;
 const FRAME_SAMPLES: usize = RATE / 50;
 /// A pause is judged over 200 ms: shorter spans find gaps inside words.
 const QUIET_FRAMES: usize = 10;
+
+/// What decides a request's windows; fixed for the engine's lifetime.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowPolicy {
+    /// Audio over 30 s is cut into windows for several workers (`--parallel-windows`).
+    pub parallel: bool,
+    /// Windows decode with fitted audio contexts (`--fit-audio-context`).
+    pub fitted: bool,
+    /// The most workers one request can decode on (`Scheduler::max_workers`).
+    pub max_workers: usize,
+}
+
+/// How one request's audio is cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowPlan {
+    windows: usize,
+    max_window: usize,
+    fitted: bool,
+}
+
+impl WindowPolicy {
+    /// The window length to aim for and the longest allowed: with fitted contexts on, about
+    /// 10 s (`FITTED_TARGET_SAMPLES`) and no more than a fitted context takes; otherwise 30 s,
+    /// since each window then costs a whole encoder pass.
+    fn lengths(&self) -> (usize, usize) {
+        if self.fitted {
+            (FITTED_TARGET_SAMPLES, fitted::max_clip_samples())
+        } else {
+            (MAX_WINDOW_SAMPLES, MAX_WINDOW_SAMPLES)
+        }
+    }
+
+    /// The plan for `samples` of audio: one window for audio whisper sees at once, or with
+    /// parallel windows off. Otherwise the count is a multiple of the most workers a request
+    /// can decode on, whatever this one will hold: the same audio gets the same cuts (and so
+    /// the same transcript) on a busy server as on an idle one, and a request on one worker
+    /// runs the slightly shorter windows of the parallel plan.
+    pub fn plan(&self, samples: usize) -> WindowPlan {
+        let (target, max_window) = self.lengths();
+        let windows = if !self.parallel || count(samples) == 1 {
+            1
+        } else {
+            count_for_workers(samples, self.max_workers, target)
+        };
+        WindowPlan {
+            windows,
+            max_window,
+            fitted: self.fitted,
+        }
+    }
+}
+
+impl WindowPlan {
+    /// Windows planned: the most workers the request can use.
+    pub fn windows(&self) -> usize {
+        self.windows
+    }
+
+    /// Whether a request holding one worker decodes the audio in one whisper.cpp call, as
+    /// whisper.cpp does: audio it sees at once, or longer audio when nothing is fitted
+    /// (whisper.cpp's own 30 s windows then run the full context anyway, and pass each window's
+    /// text to the next as a prompt). Longer audio with fitted contexts takes the planned
+    /// windows in a row instead.
+    pub fn one_call_on_one_worker(&self) -> bool {
+        self.windows == 1 || !self.fitted
+    }
+
+    /// Where to cut `pcm`: the planned windows, more only where one would pass the longest
+    /// window allowed.
+    pub fn cuts(&self, pcm: &[f32]) -> Vec<Range<usize>> {
+        plan(pcm, self.windows, self.max_window)
+    }
+}
 
 /// Windows needed for `samples` of audio: whisper cannot see more than 30 s at once.
 pub fn count(samples: usize) -> usize {
@@ -212,5 +290,68 @@ mod tests {
         let windows = plan(&pcm, 2, MAX_WINDOW_SAMPLES);
         assert_covers(&windows, pcm.len());
         assert_eq!(windows.len(), 2);
+    }
+
+    fn policy(parallel: bool, fitted: bool) -> WindowPolicy {
+        WindowPolicy {
+            parallel,
+            fitted,
+            max_workers: 2,
+        }
+    }
+
+    #[test]
+    fn audio_whisper_sees_at_once_or_parallel_windows_off_is_one_window() {
+        for parallel in [false, true] {
+            for fitted in [false, true] {
+                let plan = policy(parallel, fitted).plan(30 * RATE);
+                assert_eq!(plan.windows(), 1, "parallel {parallel}, fitted {fitted}");
+                assert!(plan.one_call_on_one_worker());
+            }
+        }
+        let sequential = policy(false, true).plan(121 * RATE);
+        assert_eq!(sequential.windows(), 1);
+        assert!(
+            sequential.one_call_on_one_worker(),
+            "whisper.cpp windows it itself"
+        );
+    }
+
+    #[test]
+    fn long_audio_is_planned_for_the_most_workers_whatever_a_request_holds() {
+        assert_eq!(policy(true, false).plan(121 * RATE).windows(), 6);
+        assert_eq!(policy(true, true).plan(121 * RATE).windows(), 14);
+        let one_worker = WindowPolicy {
+            max_workers: 1,
+            ..policy(true, true)
+        };
+        assert_eq!(one_worker.plan(121 * RATE).windows(), 13);
+    }
+
+    #[test]
+    fn one_worker_takes_fitted_windows_in_a_row_but_full_ones_in_one_call() {
+        assert!(!policy(true, true).plan(121 * RATE).one_call_on_one_worker());
+        assert!(
+            policy(true, false)
+                .plan(121 * RATE)
+                .one_call_on_one_worker()
+        );
+    }
+
+    #[test]
+    fn the_cuts_are_the_windows_staffing_was_planned_for() {
+        let pcm = tone_with_gaps(121.0, &[]);
+        for fitted in [false, true] {
+            let plan = policy(true, fitted).plan(pcm.len());
+            let cuts = plan.cuts(&pcm);
+            assert_covers(&cuts, pcm.len());
+            assert_eq!(cuts.len(), plan.windows(), "fitted {fitted}");
+            let longest = if fitted {
+                fitted::max_clip_samples()
+            } else {
+                MAX_WINDOW_SAMPLES
+            };
+            assert!(cuts.iter().all(|w| w.len() <= longest), "{cuts:?}");
+        }
     }
 }

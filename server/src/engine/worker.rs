@@ -1,0 +1,34 @@
+//! A worker: one slot (a pooled whisper state, held by one request) with the threads that run
+//! it. A request holds one worker per state it decodes on and gives each back (slot and threads
+//! at once, when dropped) as soon as it needs that state no more.
+
+use super::error::EngineError;
+use super::pool::Slot;
+use super::threads::ThreadGrant;
+
+/// Generic over the pooled state so scheduling is testable without a model.
+pub struct Worker<S> {
+    slot: Slot<S>,
+    threads: ThreadGrant,
+}
+
+impl<S> Worker<S> {
+    pub fn new(slot: Slot<S>, threads: ThreadGrant) -> Self {
+        Self { slot, threads }
+    }
+
+    /// Threads this worker runs its state on.
+    pub fn threads(&self) -> usize {
+        self.threads.threads()
+    }
+
+    /// The state, with the threads to run it on.
+    pub fn state(&mut self) -> Result<(&mut S, usize), EngineError> {
+        let threads = self.threads.threads();
+        let state = self
+            .slot
+            .state()
+            .ok_or_else(|| EngineError::Failed("no whisper state in the slot".into()))?;
+        Ok((state, threads))
+    }
+}
