@@ -1,10 +1,11 @@
-//! HTTP API tests against in-process servers on 127.0.0.1, with the real tiny.en model and real
-//! (synthesised) speech.
+//! HTTP API tests with the real tiny.en model and real (synthesised) speech: against in-process
+//! servers on 127.0.0.1, and against the built binary as a process (`process`).
 
 mod bad_input;
 mod concurrency;
 mod fixtures;
 mod metrics;
+mod process;
 mod server;
 mod timeout;
 mod transcription;

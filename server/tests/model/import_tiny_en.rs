@@ -1,14 +1,10 @@
 //! The importer on the real tiny.en weights: structure always; byte-for-byte against the Python
 //! reference converter's output where that development artifact exists.
 
-#[path = "model_support/ggml_reader.rs"]
-mod ggml_reader;
-#[path = "model_support/tiny_en.rs"]
-mod tiny_en;
-
 use std::time::Instant;
 
-use ggml_reader::read_ggml;
+use crate::ggml_reader::read_ggml;
+use crate::tiny_en;
 use sha2::{Digest, Sha256};
 use whisper_server::model::import_ct2;
 

@@ -1,13 +1,10 @@
 //! Tests of the built `whisper-server` binary as a process: graceful SIGTERM and aborting the
 //! inference of a client that went away.
 
-#[path = "../api/fixtures.rs"]
-mod fixtures;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fixtures::{EXPECTED, normalise};
+use crate::fixtures::{self, EXPECTED, normalise};
 
 struct Server {
     child: Child,

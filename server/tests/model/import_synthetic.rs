@@ -1,15 +1,10 @@
 //! The importer on a tiny synthetic CTranslate2 model: the success path checked tensor by tensor,
 //! and every bad-input path mapped to its typed error, naming the offending file.
 
-#[path = "model_support/ct2_fixture.rs"]
-mod ct2_fixture;
-#[path = "model_support/ggml_reader.rs"]
-mod ggml_reader;
-
 use std::path::{Path, PathBuf};
 
-use ct2_fixture::{Ct2Fixture, N_AUDIO_CTX, N_MELS, N_STATE, N_TEXT_CTX, TOKENS};
-use ggml_reader::read_ggml;
+use crate::ct2_fixture::{Ct2Fixture, N_AUDIO_CTX, N_MELS, N_STATE, N_TEXT_CTX, TOKENS};
+use crate::ggml_reader::read_ggml;
 use whisper_server::model::{Ct2Error, ImportError, MappingError, VocabError, import_ct2};
 
 struct Case {

@@ -1,12 +1,10 @@
 //! The imported tiny.en really works: whisper.cpp (through whisper-rs) loads it and transcribes
 //! a flite recording word for word. Needs flite and sox (scripts/install-deps.sh).
 
-#[path = "model_support/tiny_en.rs"]
-mod tiny_en;
-
 use std::path::Path;
 use std::process::Command;
 
+use crate::tiny_en;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 use whisper_server::model::{Weights, import_ct2_as, requantize};
 
