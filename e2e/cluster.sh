@@ -24,6 +24,8 @@ source "$HERE/cluster/versions.sh"
 source "$HERE/cluster/pki.sh"
 source "$HERE/cluster/procs.sh"
 source "$HERE/cluster/nodes.sh"
+# shellcheck source=../scripts/lib/kube.sh
+source "$REPO/scripts/lib/kube.sh"
 
 STATE="$(realpath -m "${WHISPER_CLUSTER_DIR:-$WHISPER_OPERATOR_CACHE/cluster-state}")"
 KUBECONFIG_PATH="$STATE/admin.kubeconfig"
@@ -75,9 +77,9 @@ install_monitoring_crds() {
   for name in "${MONITORING_CRDS[@]}"; do files+=(-f "$dir/monitoring.coreos.com_$name.yaml"); done
   # Server-side apply: these CRDs are too large for the last-applied annotation.
   kc apply --server-side --force-conflicts "${files[@]}" >&2
-  for name in "${MONITORING_CRDS[@]}"; do
-    kc wait --for condition=Established --timeout=60s "crd/$name.monitoring.coreos.com" >&2
-  done
+  local crd_refs=()
+  for name in "${MONITORING_CRDS[@]}"; do crd_refs+=("crd/$name.monitoring.coreos.com"); done
+  wait_established 60 kc "${crd_refs[@]}" || die "monitoring CRDs not Established after 60 s"
   log "monitoring CRDs installed (prometheus-operator $PROM_OPERATOR_VERSION)"
 }
 

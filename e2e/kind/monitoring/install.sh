@@ -12,7 +12,7 @@
 # Prometheus Service, e.g. `kubectl -n monitoring port-forward svc/prometheus 9090:9090`;
 # everything else goes to stderr.
 # Env: KIND (kind binary; default: `kind` on PATH, else e2e/kind/node/build.sh's),
-#      WAIT_TIMEOUT (per wait, default 300s), and versions.sh's variables.
+#      WAIT_TIMEOUT (per wait, in seconds with an s suffix, default 300s), and versions.sh's variables.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -21,6 +21,8 @@ ROOT="$(cd "$HERE/../../.." && pwd)"
 source "$HERE/versions.sh"
 # shellcheck source=../../../scripts/lib/host.sh
 source "$HERE/../../../scripts/lib/host.sh"
+# shellcheck source=../../../scripts/lib/kube.sh
+source "$HERE/../../../scripts/lib/kube.sh"
 
 [[ $# -eq 2 ]] || { echo "usage: $0 KUBECONFIG CLUSTER_NAME" >&2; exit 2; }
 export KUBECONFIG="$1"
@@ -61,8 +63,8 @@ MODULE_DIR="$(go mod download -json "github.com/prometheus-operator/prometheus-o
 # (same content) under another field manager.
 kubectl apply --server-side --force-conflicts --field-manager="$FIELD_MANAGER" \
   -f "$MODULE_DIR/example/prometheus-operator-crd/" >/dev/null
-kubectl wait --for condition=Established --timeout="$TIMEOUT" \
-  -f "$MODULE_DIR/example/prometheus-operator-crd/" >/dev/null
+wait_established "${TIMEOUT%s}" kubectl -f "$MODULE_DIR/example/prometheus-operator-crd/" ||
+  die "the Prometheus Operator's CRDs are not Established after $TIMEOUT"
 log "CRDs established ($((SECONDS - t0))s)"
 
 # --- operator, Prometheus, RBAC -------------------------------------------------------------
