@@ -1,5 +1,13 @@
 //! Leader election on a coordination.k8s.io Lease, so two operator replicas never reconcile at
 //! the same time. Optimistic concurrency (resourceVersion) makes each acquire/renew atomic.
+//!
+//! Why not a crate (checked December 2026): kubert 0.25.0, the newest, is built on kube-client
+//! 1.1 and k8s-openapi 0.25, so its lease module cannot take this workspace's kube 5 `Client`.
+//! kube-lease-manager 0.13.1 builds against kube 5.0 and k8s-openapi 0.29, but it needs Rust
+//! 1.89 (the workspace declares 1.88) and writes the Lease with server-side apply and
+//! strategic-merge patches, i.e. the `patch` verb, which the chart's Role does not grant (it
+//! grants create, get and update). Adopting it means changing those two and proving failover on
+//! real pods (the kind suite).
 
 use std::time::Duration;
 
