@@ -10,7 +10,7 @@ use k8s_openapi::api::{
     core::v1::{ConfigMap, Service},
 };
 use kube::{
-    Api, ResourceExt,
+    Api, Resource, ResourceExt,
     api::{DeleteParams, DynamicObject, Patch, PatchParams},
     core::ApiResource,
 };
@@ -24,6 +24,7 @@ use crate::{
     error::{Error, Result},
     finalizer,
     labels::MANAGER,
+    wake::ChildKey,
 };
 
 /// What applying the children gave: the inputs of the status stage besides the pods.
@@ -66,24 +67,24 @@ pub async fn children(
     let client = &ctx.client;
     let ns = owner.namespace.as_str();
     let deployment = put(
+        ctx,
         &Api::<Deployment>::namespaced(client.clone(), ns),
-        &owner.name,
+        Place::new("Deployment", ns, &owner.name),
         &deployment,
-        "Deployment",
     )
     .await?;
-    put(
+    put_unless_current(
+        ctx,
         &Api::<Service>::namespaced(client.clone(), ns),
-        &owner.name,
+        Place::new("Service", ns, &owner.name),
         &service,
-        "Service",
     )
     .await?;
     put_or_delete(
+        ctx,
         &Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), ns),
-        &owner.name,
+        Place::new("HorizontalPodAutoscaler", ns, &owner.name),
         hpa.as_ref(),
-        "HorizontalPodAutoscaler",
     )
     .await?;
     apply_dashboard(ctx, ws, owner, dashboard).await?;
@@ -110,11 +111,13 @@ async fn apply_dashboard(
     if let Some(cm) = config_map {
         let ns = cm.namespace().unwrap_or_else(|| owner.namespace.clone());
         let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
-        put(&api, &cm.name_any(), &cm, "ConfigMap").await?;
+        let name = cm.name_any();
+        put_unless_current(ctx, &api, Place::new("ConfigMap", &ns, &name), &cm).await?;
     }
     if let Some(name) = stale_local {
         let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &owner.namespace);
-        delete_if_exists(&api, &name, "ConfigMap").await?;
+        let at = Place::new("ConfigMap", &owner.namespace, &name);
+        delete_unless_absent(ctx, &api, at).await?;
     }
     Ok(())
 }
@@ -139,17 +142,17 @@ async fn apply_monitoring(
         Api::namespaced_with(ctx.client.clone(), &owner.namespace, resource)
     };
     put_or_delete(
+        ctx,
         &dynamic(&kinds.service_monitor),
-        &owner.name,
+        Place::new("ServiceMonitor", &owner.namespace, &owner.name),
         service_monitor.as_ref(),
-        "ServiceMonitor",
     )
     .await?;
     put_or_delete(
+        ctx,
         &dynamic(&kinds.prometheus_rule),
-        &owner.name,
+        Place::new("PrometheusRule", &owner.namespace, &owner.name),
         prometheus_rule.as_ref(),
-        "PrometheusRule",
     )
     .await?;
     Ok(if wanted {
@@ -159,38 +162,122 @@ async fn apply_monitoring(
     })
 }
 
+/// Which child an apply is for.
+#[derive(Clone, Copy, Debug)]
+struct Place<'a> {
+    kind: &'static str,
+    namespace: &'a str,
+    name: &'a str,
+}
+
+impl<'a> Place<'a> {
+    fn new(kind: &'static str, namespace: &'a str, name: &'a str) -> Self {
+        Self {
+            kind,
+            namespace,
+            name,
+        }
+    }
+
+    fn key(&self) -> ChildKey {
+        ChildKey {
+            kind: self.kind,
+            namespace: self.namespace.to_string(),
+            name: self.name.to_string(),
+        }
+    }
+}
+
 fn params() -> PatchParams {
     // force: this operator is the only intended writer of the fields it sets.
     PatchParams::apply(MANAGER).force()
 }
 
 /// Server-side applies `obj` (a typed object, or JSON for a kind known only at run time);
-/// returns what the API server stored.
-async fn put<K, P>(api: &Api<K>, name: &str, obj: &P, kind: &'static str) -> Result<K>
+/// returns what the API server stored. The ledger hears of the write before it is sent (so its
+/// watch echo wakes nobody) and of what it stored; the metrics count whether it changed anything.
+async fn put<K, P>(ctx: &Context, api: &Api<K>, at: Place<'_>, obj: &P) -> Result<K>
 where
-    K: Clone + DeserializeOwned + Debug,
+    K: Clone + DeserializeOwned + Debug + Resource,
     P: Serialize + Debug,
 {
-    api.patch(name, &params(), &Patch::Apply(obj))
-        .await
-        .map_err(|source| Error::Apply { kind, source })
+    let key = at.key();
+    let sent = fingerprint(obj);
+    let before = ctx.ledger.begin_write(&key);
+    let result = api.patch(at.name, &params(), &Patch::Apply(obj)).await;
+    let stored = result
+        .as_ref()
+        .ok()
+        .map(|o| (o.meta().resource_version.clone(), o.meta().generation));
+    ctx.ledger.end_write(&key, sent, stored.clone());
+    if let Some((after, _)) = stored {
+        let outcome = if before.is_some() && before == after {
+            "unchanged"
+        } else {
+            "changed"
+        };
+        count(ctx, at.kind, outcome);
+    }
+    result.map_err(|source| Error::Apply {
+        kind: at.kind,
+        source,
+    })
+}
+
+/// [`put`], skipped (no request at all) when the ledger says the same object was applied and
+/// nobody has changed the child since. For children whose stored copy is not needed.
+async fn put_unless_current<K, P>(ctx: &Context, api: &Api<K>, at: Place<'_>, obj: &P) -> Result<()>
+where
+    K: Clone + DeserializeOwned + Debug + Resource,
+    P: Serialize + Debug,
+{
+    if ctx.ledger.is_current(&at.key(), fingerprint(obj)) {
+        count(ctx, at.kind, "skipped");
+        return Ok(());
+    }
+    put(ctx, api, at, obj).await.map(drop)
+}
+
+fn count(ctx: &Context, kind: &str, outcome: &str) {
+    ctx.metrics
+        .applies
+        .with_label_values(&[kind, outcome])
+        .inc();
+}
+
+/// A hash of the object as it is sent.
+fn fingerprint<P: Serialize>(obj: &P) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&serde_json::to_vec(obj).unwrap_or_default(), &mut hasher);
+    std::hash::Hasher::finish(&hasher)
 }
 
 /// Applies `desired` when it is wanted, deletes `name` when it is not.
 async fn put_or_delete<K, P>(
+    ctx: &Context,
     api: &Api<K>,
-    name: &str,
+    at: Place<'_>,
     desired: Option<&P>,
-    kind: &'static str,
 ) -> Result<()>
 where
-    K: Clone + DeserializeOwned + Debug,
+    K: Clone + DeserializeOwned + Debug + Resource,
     P: Serialize + Debug,
 {
     match desired {
-        Some(obj) => put(api, name, obj, kind).await.map(drop),
-        None => delete_if_exists(api, name, kind).await,
+        Some(obj) => put_unless_current(ctx, api, at, obj).await,
+        None => delete_unless_absent(ctx, api, at).await,
     }
+}
+
+/// Deletes the child at `at`, unless the ledger knows it does not exist (no request then).
+async fn delete_unless_absent<K>(ctx: &Context, api: &Api<K>, at: Place<'_>) -> Result<()>
+where
+    K: Clone + DeserializeOwned + Debug,
+{
+    if ctx.ledger.is_absent(&at.key()) {
+        return Ok(());
+    }
+    delete_if_exists(api, at.name, at.kind).await
 }
 
 /// Deletes `name` if it exists.

@@ -47,8 +47,10 @@ pub struct RunArgs {
     /// WhisperServices reconciled at once.
     #[arg(long, env = "WHISPER_OPERATOR_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
-    /// Seconds between reconciles of an unchanged, healthy WhisperService.
-    #[arg(long, env = "WHISPER_OPERATOR_RESYNC_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Seconds between reconciles of an unchanged WhisperService (each spread by up to 10%).
+    /// Watches repair deleted or edited children at once; this catches what no watch sees
+    /// (monitoring kinds installed after the operator started, label edits on a Deployment).
+    #[arg(long, env = "WHISPER_OPERATOR_RESYNC_SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub resync_seconds: u64,
     /// Seconds a discovery answer about ServiceMonitor/PrometheusRule is trusted.
     #[arg(long, env = "WHISPER_OPERATOR_DISCOVERY_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]

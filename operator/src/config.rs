@@ -13,7 +13,7 @@ pub struct Config {
     pub server_image: String,
     /// Model names WhisperServices may use instead of a URL.
     pub catalogue: Catalogue,
-    /// How often a healthy WhisperService is reconciled even without events (drift repair).
+    /// How often a WhisperService is reconciled without an event: the watches see the rest.
     pub resync: Duration,
     /// How long a discovery answer about the monitoring kinds is trusted.
     pub discovery_ttl: Duration,
@@ -37,7 +37,7 @@ impl Default for Config {
             namespaces: Vec::new(),
             server_image: default_server_image(),
             catalogue: Catalogue::builtin(),
-            resync: Duration::from_secs(300),
+            resync: Duration::from_secs(3600),
             discovery_ttl: Duration::from_secs(30),
             concurrency: 8,
             instance: None,

@@ -1,7 +1,11 @@
 //! State shared by every reconciliation: client, settings, metrics, discovery, events, backoff,
-//! and which remote dashboards were last swept.
+//! which remote dashboards were last swept, and the ledger of children the watches consult.
 
-use std::{collections::HashMap, sync::Mutex, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use kube::{
     Client,
@@ -14,7 +18,7 @@ use whisper_crds::WhisperService;
 
 use crate::{
     config::Config, discovery::MonitoringDiscovery, finalizer::Swept, labels::MANAGER,
-    metrics::Metrics,
+    metrics::Metrics, wake::Ledger,
 };
 
 pub struct Context {
@@ -24,6 +28,8 @@ pub struct Context {
     pub discovery: MonitoringDiscovery,
     pub recorder: Recorder,
     pub swept: Swept,
+    /// What is known of every child, shared with the watch filters.
+    pub ledger: Arc<Ledger>,
     failures: Mutex<HashMap<ObjectRef<WhisperService>, u32>>,
 }
 
@@ -40,6 +46,7 @@ impl Context {
             discovery: MonitoringDiscovery::new(client.clone(), config.discovery_ttl),
             recorder: Recorder::new(client.clone(), reporter),
             swept: Swept::default(),
+            ledger: Arc::default(),
             client,
             config,
             metrics,

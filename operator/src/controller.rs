@@ -1,4 +1,5 @@
-//! Wiring: the kube-runtime Controller watching WhisperServices and their children.
+//! Wiring: the kube-runtime Controller watching WhisperServices, their children and their pods,
+//! each watch filtered by `wake` to the changes worth a reconcile.
 
 use std::{future::Future, sync::Arc, time::Instant};
 
@@ -10,10 +11,12 @@ use k8s_openapi::api::{
 };
 use kube::{
     Api, Client, ResourceExt,
+    api::DynamicObject,
+    core::PartialObjectMeta,
     runtime::{
-        Controller,
+        Controller, PredicateConfig, WatchStreamExt,
         controller::{Action, Config as ControllerConfig},
-        reflector::ObjectRef,
+        reflector::{self, ObjectRef, reflector},
         watcher,
     },
 };
@@ -26,6 +29,7 @@ use crate::{
     labels::{self, MANAGER},
     metrics::Metrics,
     reconcile::reconcile,
+    wake,
 };
 
 /// Runs the controller until it stops (it only stops when the watches end).
@@ -61,6 +65,11 @@ pub async fn run_controller_until(
     join_all(runs).await;
 }
 
+/// A change that never matters beyond the object's existence and spec.
+fn quiet<K>(_: &K) -> u64 {
+    0
+}
+
 fn api_for<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
@@ -82,34 +91,96 @@ async fn run_scope(
     let managed =
         watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
     let pods = watcher::Config::default().labels(labels::SERVICE_LABEL);
-    let concurrency = ctx.config.concurrency;
-    Controller::new(
-        api_for::<WhisperService>(&client, ns),
-        watcher::Config::default().any_semantic(),
+    let ledger = &ctx.ledger;
+    let (reader, writer) = reflector::store();
+    // The store keeps every WhisperService; their managedFields are dropped, nothing reads them.
+    let services = reflector(
+        writer,
+        watcher(
+            api_for::<WhisperService>(&client, ns),
+            watcher::Config::default().any_semantic(),
+        )
+        .modify(|ws| ws.managed_fields_mut().clear()),
     )
-    .with_config(ControllerConfig::default().concurrency(concurrency))
-    .owns(api_for::<Deployment>(&client, ns), managed.clone())
-    .owns(api_for::<Service>(&client, ns), managed.clone())
-    .owns(
-        api_for::<HorizontalPodAutoscaler>(&client, ns),
-        managed.clone(),
-    )
-    .owns(api_for::<ConfigMap>(&client, ns), managed)
-    // Pods explain a stuck rollout (unschedulable); their owner is the ReplicaSet, so they
-    // are mapped back to the service through its label.
-    .watches(api_for::<Pod>(&client, ns), pods, |pod: Pod| {
-        let name = pod.labels().get(labels::SERVICE_LABEL)?.clone();
-        Some(ObjectRef::new(&name).within(&pod.namespace()?))
-    })
-    .graceful_shutdown_on(shutdown)
-    .run(timed_reconcile, error_policy, ctx)
-    .for_each(|result| async move {
-        if let Err(e) = result {
-            // Reconcile errors are counted in error_policy; these are watch/queue errors.
-            tracing::warn!(error = %e, "controller stream error");
+    .applied_objects()
+    .predicate_filter(wake::service_predicate, PredicateConfig::default());
+    let mut controller = Controller::for_stream(services, reader)
+        .with_config(ControllerConfig::default().concurrency(ctx.config.concurrency))
+        .owns_stream(wake::child_changes(
+            watcher(api_for::<Deployment>(&client, ns), managed.clone()),
+            ledger.clone(),
+            "Deployment",
+            wake::signal::deployment,
+        ))
+        .owns_stream(wake::child_changes(
+            watcher(
+                api_for::<PartialObjectMeta<Service>>(&client, ns),
+                managed.clone(),
+            ),
+            ledger.clone(),
+            "Service",
+            quiet,
+        ))
+        .owns_stream(wake::child_changes(
+            watcher(
+                api_for::<PartialObjectMeta<HorizontalPodAutoscaler>>(&client, ns),
+                managed.clone(),
+            ),
+            ledger.clone(),
+            "HorizontalPodAutoscaler",
+            quiet,
+        ))
+        .owns_stream(wake::child_changes(
+            watcher(
+                api_for::<PartialObjectMeta<ConfigMap>>(&client, ns),
+                managed.clone(),
+            ),
+            ledger.clone(),
+            "ConfigMap",
+            quiet,
+        ))
+        // Pods explain a stuck rollout (unschedulable, downloading, crash-looping); their owner
+        // is the ReplicaSet, so they are mapped back to the service through its label.
+        .watches_stream(
+            wake::pod_changes(watcher(api_for::<Pod>(&client, ns), pods)),
+            |pod: Pod| {
+                let name = pod.labels().get(labels::SERVICE_LABEL)?.clone();
+                Some(ObjectRef::new(&name).within(&pod.namespace()?))
+            },
+        );
+    // The monitoring kinds are watched when the cluster served them at start; installed later,
+    // they are still applied, and repaired on the resync.
+    if let Ok(Some(kinds)) = ctx.discovery.kinds().await {
+        for (kind, resource) in [
+            ("ServiceMonitor", kinds.service_monitor),
+            ("PrometheusRule", kinds.prometheus_rule),
+        ] {
+            let api = match ns {
+                Some(ns) => Api::<PartialObjectMeta<DynamicObject>>::namespaced_with(
+                    client.clone(),
+                    ns,
+                    &resource,
+                ),
+                None => {
+                    Api::<PartialObjectMeta<DynamicObject>>::all_with(client.clone(), &resource)
+                }
+            };
+            controller = controller.owns_stream_with(
+                wake::child_changes(watcher(api, managed.clone()), ledger.clone(), kind, quiet),
+                resource,
+            );
         }
-    })
-    .await;
+    }
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(timed_reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                // Reconcile errors are counted in error_policy; these are watch/queue errors.
+                tracing::warn!(error = %e, "controller stream error");
+            }
+        })
+        .await;
 }
 
 async fn timed_reconcile(ws: Arc<WhisperService>, ctx: Arc<Context>) -> Result<Action, Error> {

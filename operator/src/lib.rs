@@ -2,7 +2,8 @@
 //! companions. `run_controller` is the whole controller, for the binary and for tests.
 //!
 //! A reconcile (`reconcile.rs`) reads as its modules, in the order the data flows:
-//! `validate` → `build` → `apply` → `status`. `controller` wires it to the watches; `finalizer`
+//! `validate` → `build` → `apply` → `status`. `controller` wires it to the watches, which `wake`
+//! filters to the changes that matter; `finalizer`
 //! removes what garbage collection cannot reach; the rest are what those stages share.
 //!
 //! Unit tests sit in a `tests` module beside the code: inline when short, in
@@ -25,6 +26,7 @@ pub mod metrics;
 mod reconcile;
 pub mod status;
 pub mod validate;
+pub mod wake;
 
 #[cfg(test)]
 mod fixtures;

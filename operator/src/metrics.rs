@@ -14,6 +14,8 @@ pub struct Metrics {
     pub failures: IntCounterVec,
     pub duration: HistogramVec,
     pub leader: IntGauge,
+    /// Server-side applies by kind and whether the API server stored anything new.
+    pub applies: IntCounterVec,
 }
 
 impl Metrics {
@@ -36,7 +38,7 @@ impl Metrics {
                 "Time one reconciliation took",
             )
             .buckets(vec![
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
             ]),
             &["outcome"],
         )?;
@@ -44,7 +46,15 @@ impl Metrics {
             "whisper_operator_leader",
             "1 while this replica holds the leader lease (or runs without election)",
         )?;
+        let applies = IntCounterVec::new(
+            Opts::new(
+                "whisper_operator_applies_total",
+                "Applies of children by kind; outcome changed, unchanged (the API server kept the version it had) or skipped (known to be current, not sent)",
+            ),
+            &["kind", "outcome"],
+        )?;
         registry.register(Box::new(reconciliations.clone()))?;
+        registry.register(Box::new(applies.clone()))?;
         registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(leader.clone()))?;
@@ -54,6 +64,7 @@ impl Metrics {
             failures,
             duration,
             leader,
+            applies,
         })
     }
 

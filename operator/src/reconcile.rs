@@ -24,9 +24,6 @@ use crate::{
     validate,
 };
 
-/// How soon to look again at a service that is still rolling out, besides watch events.
-const ROLLOUT_RECHECK: Duration = Duration::from_secs(30);
-
 pub async fn reconcile(ws: Arc<WhisperService>, ctx: Arc<Context>) -> Result<Action> {
     let owner = Owner::of(&ws)?;
     if ws.metadata.deletion_timestamp.is_some() {
@@ -48,7 +45,7 @@ pub async fn reconcile(ws: Arc<WhisperService>, ctx: Arc<Context>) -> Result<Act
         Err(error) => return Err(apply_failed(&ctx, &ws, &owner, error).await),
     };
     let pods = pods_if_missing(&ctx, &ws, &owner, &applied).await?;
-    let ready = report(
+    report(
         &ctx,
         &ws,
         &owner,
@@ -59,31 +56,39 @@ pub async fn reconcile(ws: Arc<WhisperService>, ctx: Arc<Context>) -> Result<Act
     )
     .await?;
 
+    // A rollout in progress needs no timer: every step of it that the status reports wakes this
+    // service through the watches (`wake`).
     Ok(if applied.monitoring == Monitoring::CrdsMissing {
         // Look again soon so monitoring appears once the CRDs are installed.
         Action::requeue(ctx.config.discovery_ttl)
-    } else if !ready && ws.spec.replicas > 0 {
-        Action::requeue(ROLLOUT_RECHECK)
     } else {
-        Action::requeue(ctx.config.resync)
+        Action::requeue(spread(ctx.config.resync, &ws))
     })
 }
 
-/// The server pods, read only when replicas are missing: they explain why (unschedulable, a
-/// failed model download, a crash loop).
+/// `resync` stretched by up to 10% either way, the same for a service every time: services
+/// created together do not all come back in the same second.
+pub(crate) fn spread(resync: Duration, ws: &WhisperService) -> Duration {
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&ws.metadata.uid, &mut hasher);
+    let unit = (std::hash::Hasher::finish(&hasher) % 1001) as f64 / 1000.0;
+    resync.mul_f64(0.9 + 0.2 * unit)
+}
+
+/// The server pods, read only when replicas are missing and some exist: they explain why
+/// (unschedulable, a failed model download, a crash loop).
 async fn pods_if_missing(
     ctx: &Context,
     ws: &WhisperService,
     owner: &Owner,
     applied: &Applied,
 ) -> Result<Vec<Pod>> {
-    let ready = applied
-        .deployment
-        .status
-        .as_ref()
-        .and_then(|s| s.ready_replicas)
-        .unwrap_or(0);
-    if ready >= ws.spec.replicas {
+    let status = applied.deployment.status.as_ref();
+    let ready = status.and_then(|s| s.ready_replicas).unwrap_or(0);
+    let created = status.and_then(|s| s.replicas).unwrap_or(0);
+    // No pod yet (a new Deployment) has nothing to explain; the pod watch wakes the service
+    // when one has.
+    if ready >= ws.spec.replicas || created == 0 {
         return Ok(Vec::new());
     }
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &owner.namespace);
@@ -97,18 +102,18 @@ async fn pods_if_missing(
         })
 }
 
-/// Computes and writes the status (an Event when Ready changed); returns whether it is Ready.
+/// Computes and writes the status (an Event when Ready changed).
 async fn report(
     ctx: &Context,
     ws: &WhisperService,
     owner: &Owner,
     observed: Observed<'_>,
-) -> Result<bool> {
+) -> Result<()> {
     let report = status::compute(ws, &observed, &Time(Timestamp::now()));
     if status::write(ctx, ws, owner, &report.status).await? {
         status::publish_ready_change(ctx, ws, &report.ready).await;
     }
-    Ok(report.ready.status)
+    Ok(())
 }
 
 /// A child could not be applied: Degraded says so (best effort) and the error goes to the

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tower_test::mock::{self, Handle};
 use whisper_crds::WhisperService;
 
-use super::{ROLLOUT_RECHECK, reconcile};
+use super::{reconcile, spread};
 use crate::{Config, context::Context, error::Error, fixtures, metrics::Metrics};
 
 const WS_PATH: &str = "/apis/whisper-operator.io/v1alpha1/namespaces/ns/whisperservices/svc";
@@ -89,6 +89,14 @@ impl ApiServer {
         self.expect("PATCH", SERVICE, 200, echo).await;
         self.expect("DELETE", HPA, 404, not_found).await;
         deployment
+    }
+
+    /// The same after a reconcile that applied them: the Deployment again (its stored copy
+    /// carries the rollout's progress), the Service skipped as current, the HPA removal again.
+    async fn expect_workload_again(&mut self, ready: i32) {
+        self.expect("PATCH", DEPLOYMENT, 200, deployment_with(ready))
+            .await;
+        self.expect("DELETE", HPA, 404, not_found).await;
     }
 
     /// The status write, answered with `ws` carrying that status; returns the patch.
@@ -235,8 +243,8 @@ fn service(spec: &str) -> WhisperService {
     fixtures::service("svc", "ns", spec)
 }
 
-fn resync() -> Action {
-    Action::requeue(Config::default().resync)
+fn resync(ws: &WhisperService) -> Action {
+    Action::requeue(spread(Config::default().resync, ws))
 }
 
 #[tokio::test]
@@ -276,7 +284,7 @@ async fn a_valid_service_gets_every_child_applied_then_a_ready_status_and_a_norm
         api
     })
     .await;
-    assert_eq!(result.expect("reconcile succeeds"), resync());
+    assert_eq!(result.expect("reconcile succeeds"), resync(&ws));
     finish(ctx, api).await;
 }
 
@@ -301,19 +309,26 @@ async fn an_unchanged_status_is_not_written_again_and_discovery_is_cached() {
         api
     })
     .await;
-    assert_eq!(result.expect("first reconcile"), resync());
+    assert_eq!(result.expect("first reconcile"), resync(&ws));
 
     // The next watch event carries the status just written.
     let written = api.last_sent("PATCH", &format!("{WS_PATH}/status"))["status"].clone();
     ws.status = Some(serde_json::from_value(written).expect("status"));
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
-        api.expect_workload(1).await;
-        api.expect("PATCH", DASHBOARD, 200, echo).await;
-        // No discovery (cached), no status write, no Event.
+        // Service and dashboard skipped (applied, unchanged since); no discovery (cached), no
+        // status write, no Event.
+        api.expect_workload_again(1).await;
         api
     })
     .await;
-    assert_eq!(result.expect("second reconcile"), resync());
+    assert_eq!(result.expect("second reconcile"), resync(&ws));
+    let skipped = |kind: &str| {
+        ctx.metrics
+            .applies
+            .with_label_values(&[kind, "skipped"])
+            .get()
+    };
+    assert_eq!((skipped("Service"), skipped("ConfigMap")), (1, 1));
     finish(ctx, api).await;
 }
 
@@ -380,7 +395,7 @@ async fn a_refused_apply_is_reported_as_degraded_and_returned_for_a_retry() {
 }
 
 #[tokio::test]
-async fn missing_replicas_are_explained_by_the_pods_and_looked_at_again_soon() {
+async fn missing_replicas_are_explained_by_the_pods_and_no_timer_is_set_for_them() {
     let (ctx, api) = context();
     let ws = service(
         "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}, dashboard: {enabled: false}}",
@@ -405,10 +420,8 @@ async fn missing_replicas_are_explained_by_the_pods_and_looked_at_again_soon() {
         api
     })
     .await;
-    assert_eq!(
-        result.expect("reconcile succeeds"),
-        Action::requeue(ROLLOUT_RECHECK)
-    );
+    // The pod watch wakes the service when the pods change; only the resync is scheduled.
+    assert_eq!(result.expect("reconcile succeeds"), resync(&ws));
     finish(ctx, api).await;
 }
 
@@ -458,14 +471,14 @@ async fn a_remote_dashboard_gets_the_finalizer_and_old_copies_are_searched_once_
         api
     })
     .await;
-    assert_eq!(result.expect("first reconcile"), resync());
+    assert_eq!(result.expect("first reconcile"), resync(&ws));
 
     // With the finalizer: one search for copies left elsewhere (here one in `old`).
     let written = api.last_sent("PATCH", &format!("{WS_PATH}/status"))["status"].clone();
     ws.status = Some(serde_json::from_value(written).expect("status"));
     ws.metadata.finalizers = Some(vec!["whisper-operator.io/dashboard".into()]);
     let applies = |mut api: ApiServer, search: Option<&'static [&'static str]>| async move {
-        api.expect_workload(1).await;
+        api.expect_workload_again(1).await;
         if let Some(found) = search {
             api.expect("GET", "/api/v1/configmaps", 200, dashboard_copies(found))
                 .await;
@@ -477,7 +490,7 @@ async fn a_remote_dashboard_gets_the_finalizer_and_old_copies_are_searched_once_
             )
             .await;
         }
-        api.expect("PATCH", REMOTE_DASHBOARD, 200, echo).await;
+        // The remote dashboard is current: not sent again.
         api.expect("DELETE", DASHBOARD, 404, not_found).await;
         api
     };
@@ -485,10 +498,10 @@ async fn a_remote_dashboard_gets_the_finalizer_and_old_copies_are_searched_once_
         applies(api, Some(&["grafana", "old", "ns"]))
     })
     .await;
-    assert_eq!(result.expect("second reconcile"), resync());
+    assert_eq!(result.expect("second reconcile"), resync(&ws));
     // Same generation: no cluster-wide list.
     let (result, api) = run(&ctx, api, &ws, |api| applies(api, None)).await;
-    assert_eq!(result.expect("third reconcile"), resync());
+    assert_eq!(result.expect("third reconcile"), resync(&ws));
     // A spec change (the dashboard may have moved): one search again.
     ws.metadata.generation = Some(2);
     ws.status.as_mut().expect("status").observed_generation = Some(2);
@@ -499,7 +512,7 @@ async fn a_remote_dashboard_gets_the_finalizer_and_old_copies_are_searched_once_
         applies(api, Some(&["grafana", "old"]))
     })
     .await;
-    assert_eq!(result.expect("fourth reconcile"), resync());
+    assert_eq!(result.expect("fourth reconcile"), resync(&ws));
     finish(ctx, api).await;
 }
 
@@ -536,4 +549,25 @@ async fn deleting_a_service_removes_its_remote_dashboards_then_the_finalizer() {
     .await;
     assert_eq!(result.expect("reconcile succeeds"), Action::await_change());
     finish(ctx, api).await;
+}
+
+#[test]
+fn the_resync_is_spread_ten_percent_either_way_and_stable_per_service() {
+    let hour = Duration::from_secs(3600);
+    let mut seen = Vec::new();
+    for i in 0..50 {
+        let mut ws = service("model: tiny.en");
+        ws.metadata.uid = Some(format!("uid-{i}"));
+        let d = spread(hour, &ws);
+        assert!(d >= hour.mul_f64(0.9) && d <= hour.mul_f64(1.1), "{d:?}");
+        assert_eq!(d, spread(hour, &ws));
+        seen.push(d);
+    }
+    seen.sort();
+    seen.dedup();
+    assert!(
+        seen.len() > 40,
+        "spread over many values, got {}",
+        seen.len()
+    );
 }

@@ -2,11 +2,13 @@
 //! was), the comparison that decides whether a status write is needed, and (`write`) the write
 //! and the Event when readiness changes.
 
+mod deployment_progress;
 mod pod_health;
 mod reason;
 mod write;
 
-pub use pod_health::{PodHealth, Trouble, diagnose};
+pub use deployment_progress::DeploymentProgress;
+pub use pod_health::{PodHealth, Trouble, diagnose, diagnose_pod};
 pub use reason::Reason;
 pub use write::{publish_ready_change, write};
 
@@ -151,28 +153,20 @@ fn previous_conditions(ws: &WhisperService) -> &[Condition] {
 /// Ready, Progressing and Degraded from the applied Deployment and its pods; with the replica
 /// counts.
 fn rollout(desired: i32, applied: &Applied, pods: &[Pod]) -> ([Cond; 3], i32, i32) {
-    let deployment = &applied.deployment;
-    let dep_status = deployment.status.clone().unwrap_or_default();
-    // A Deployment whose controller has not caught up with our last apply says nothing yet.
-    let dep_current = dep_status.observed_generation.is_some()
-        && dep_status.observed_generation == deployment.metadata.generation;
-    let replicas = dep_status.replicas.unwrap_or(0);
-    let ready = dep_status.ready_replicas.unwrap_or(0);
-    let updated = dep_status.updated_replicas.unwrap_or(0);
+    let DeploymentProgress {
+        replicas,
+        ready,
+        updated,
+        rolled_out,
+        deadline_exceeded,
+    } = DeploymentProgress::of(&applied.deployment, desired);
     let unschedulable = unschedulable_message(pods);
     let health = diagnose(pods);
     let failing = match &health {
         PodHealth::Failing(t) => Some(t.clone()),
         _ => None,
     };
-    let deadline_exceeded = dep_status
-        .conditions
-        .iter()
-        .flatten()
-        .find(|c| c.type_ == "Progressing" && c.status == "False")
-        .map(|c| c.message.clone().unwrap_or_default());
 
-    let rolled_out = dep_current && updated >= desired && replicas == desired && ready >= desired;
     let ready_cond = if desired == 0 {
         cond(
             ConditionType::Ready,
@@ -295,7 +289,7 @@ fn to_condition(c: Cond, previous: &[Condition], generation: Option<i64>, now: &
 }
 
 /// The scheduler's explanation for pods it could not place, if any.
-fn unschedulable_message(pods: &[Pod]) -> Option<String> {
+pub fn unschedulable_message(pods: &[Pod]) -> Option<String> {
     let stuck: Vec<String> = pods
         .iter()
         .filter_map(|p| p.status.as_ref()?.conditions.as_ref())

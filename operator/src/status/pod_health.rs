@@ -11,14 +11,14 @@ use crate::build::{FETCH_MODEL_CONTAINER, SERVER_CONTAINER};
 const MAX_MESSAGE: usize = 300;
 
 /// A failure that will not fix itself: the user has to change something.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Trouble {
     pub reason: Reason,
     pub message: String,
 }
 
 /// What the pods show, worst first.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PodHealth {
     Failing(Trouble),
     /// The init container is fetching and verifying the model.
@@ -44,7 +44,8 @@ pub fn diagnose(pods: &[Pod]) -> PodHealth {
         .unwrap_or(PodHealth::Unremarkable)
 }
 
-fn diagnose_pod(pod: &Pod) -> PodHealth {
+/// What one pod shows.
+pub fn diagnose_pod(pod: &Pod) -> PodHealth {
     let name = pod.metadata.name.as_deref().unwrap_or("?");
     let Some(status) = &pod.status else {
         return PodHealth::Unremarkable;

@@ -4,7 +4,7 @@
 use kube::runtime::events::EventType;
 
 /// A condition's `reason`: a CamelCase word a user (or an alert) can match on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
     // Ready
     AllReplicasReady,

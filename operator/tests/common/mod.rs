@@ -115,12 +115,30 @@ fn rand_u32() -> u32 {
 
 /// Starts the operator in-process, limited to `namespaces`.
 pub fn start_operator(client: &Client, namespaces: &[String]) -> tokio::task::JoinHandle<()> {
+    start_operator_counted(
+        client,
+        namespaces,
+        whisper_operator::metrics::Metrics::new().expect("metrics"),
+    )
+}
+
+/// Starts the operator in-process, counting into `metrics` (which the test can read).
+pub fn start_operator_counted(
+    client: &Client,
+    namespaces: &[String],
+    metrics: whisper_operator::metrics::Metrics,
+) -> tokio::task::JoinHandle<()> {
     let config = whisper_operator::Config {
         namespaces: namespaces.to_vec(),
         discovery_ttl: Duration::from_secs(2),
         ..whisper_operator::Config::default()
     };
-    tokio::spawn(whisper_operator::run_controller(client.clone(), config))
+    tokio::spawn(whisper_operator::run_controller_until(
+        client.clone(),
+        config,
+        Some(metrics),
+        std::future::pending(),
+    ))
 }
 
 /// Polls `check` every 250 ms until it returns `Some`, or panics after `secs` with `what`.
