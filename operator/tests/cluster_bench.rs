@@ -40,14 +40,15 @@ const PARALLEL: usize = 8;
 const OPERATOR_ADDR: &str = "127.0.0.1:18089";
 const DURATION: &str = "whisper_operator_reconcile_duration_seconds";
 
-/// Fake nodes with room for the benchmark's pods (kwok runs them).
-async fn add_nodes(nodes: &Api<Node>, count: usize) {
-    for i in 0..count {
+/// Fake nodes with room for the benchmark's pods (kwok runs them), named after the run (a
+/// previous run's nodes may still be on their way out).
+async fn add_nodes(nodes: &Api<Node>, names: &[String]) {
+    for name in names {
         let node: Node = serde_json::from_value(json!({
             "metadata": {
-                "name": format!("kwok-bench-{i}"),
+                "name": name,
                 "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-                "labels": {"type": "kwok", BENCH_LABEL: "true", "kubernetes.io/hostname": format!("kwok-bench-{i}")},
+                "labels": {"type": "kwok", BENCH_LABEL: "true", "kubernetes.io/hostname": name},
             },
             "status": {
                 "capacity": {"cpu": "1000", "memory": "1000Gi", "pods": "110"},
@@ -223,8 +224,10 @@ async fn bench_apply_many_services() {
     let skip_baseline = std::env::var("WHISPER_BENCH_SKIP_BASELINE").as_deref() == Ok("1");
     with_namespaces(&["ws-bench", "ws-direct"], |client, ns| async move {
         let nodes: Api<Node> = Api::all(client.clone());
-        let node_count = (2 * n).div_ceil(100);
-        add_nodes(&nodes, node_count).await;
+        let node_names: Vec<String> = (0..(2 * n).div_ceil(100))
+            .map(|i| format!("kwok-{}-{i}", ns[0]))
+            .collect();
+        add_nodes(&nodes, &node_names).await;
         let (mut direct_time, mut run) = (None, None);
         for phase in 0..2 {
             let operator_turn = (phase == 0) == operator_first;
@@ -257,10 +260,8 @@ async fn bench_apply_many_services() {
             run.peak_rss_kib as f64 / 1024.0,
         );
         println!("order: {}", if operator_first { "operator first" } else { "baseline first" });
-        for i in 0..node_count {
-            let _ = nodes
-                .delete(&format!("kwok-bench-{i}"), &DeleteParams::default())
-                .await;
+        for name in &node_names {
+            let _ = nodes.delete(name, &DeleteParams::default()).await;
         }
     })
     .await;

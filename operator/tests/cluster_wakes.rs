@@ -1,6 +1,7 @@
 //! What wakes a WhisperService, on a real API server: a service reaches Ready in few reconciles,
 //! is not reconciled at all while nothing changes, and a child deleted or edited by someone else
-//! is put back at once by the watches (the periodic resync is an hour away).
+//! (a Service, a ServiceMonitor, the Deployment's spec) is put back at once by the watches (the
+//! periodic resync is an hour away).
 
 mod common;
 
@@ -10,7 +11,8 @@ use common::*;
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
 use kube::{
     Api,
-    api::{DeleteParams, Patch, PatchParams},
+    api::{DeleteParams, DynamicObject, Patch, PatchParams},
+    core::{ApiResource, GroupVersionKind},
 };
 use serde_json::json;
 use whisper_operator::metrics::Metrics;
@@ -57,6 +59,32 @@ async fn quiet_while_nothing_changes_and_children_repaired_by_the_watches() {
         eventually(15, "Service recreated", || async {
             let svc = services.get_opt("tiny").await.ok()??;
             (svc.metadata.uid != old_uid).then_some(())
+        })
+        .await;
+
+        // And a ServiceMonitor (watched when the cluster serves the kind at start).
+        let monitors: Api<DynamicObject> = Api::namespaced_with(
+            client.clone(),
+            ns,
+            &ApiResource::from_gvk(&GroupVersionKind::gvk(
+                "monitoring.coreos.com",
+                "v1",
+                "ServiceMonitor",
+            )),
+        );
+        let old_uid = monitors
+            .get("tiny")
+            .await
+            .expect("service monitor")
+            .metadata
+            .uid;
+        monitors
+            .delete("tiny", &DeleteParams::default())
+            .await
+            .expect("delete service monitor");
+        eventually(15, "ServiceMonitor recreated", || async {
+            let sm = monitors.get_opt("tiny").await.ok()??;
+            (sm.metadata.uid != old_uid).then_some(())
         })
         .await;
 
