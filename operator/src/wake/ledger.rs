@@ -45,6 +45,8 @@ struct Entry {
     writes_in_flight: u32,
     /// The last successful apply: a hash of what was sent, and the version it stored.
     applied: Option<(u64, Option<String>)>,
+    /// The listing of its kind that last showed it.
+    listing: u64,
 }
 
 /// The operator's record of its children; shared by the reconciles (which write) and the watch
@@ -54,6 +56,8 @@ pub struct Ledger {
     entries: Mutex<HashMap<ChildKey, Entry>>,
     /// Kinds whose watch has listed every existing child at least once.
     listed: Mutex<HashSet<&'static str>>,
+    /// The number of the listing each kind's watch is on (or last finished).
+    listings: Mutex<HashMap<&'static str, u64>>,
 }
 
 impl Ledger {
@@ -80,6 +84,8 @@ impl Ledger {
         entry.writes_in_flight = entry.writes_in_flight.saturating_sub(1);
         match stored {
             Some((resource_version, generation)) => {
+                // Stored just now: it exists, whatever a listing under way will show.
+                entry.listing = self.listing_of(key.kind);
                 entry.applied = Some((sent, resource_version.clone()));
                 entry.resource_version = resource_version;
                 entry.generation = generation;
@@ -104,6 +110,11 @@ impl Ledger {
             entries.remove(key);
             return true;
         }
+        let listing = if arrival == Arrival::Listing {
+            self.listing_of(key.kind)
+        } else {
+            entries.get(key).map_or(0, |e| e.listing)
+        };
         let previous = entries.get(key);
         let wake = wakes(previous, arrival, &seen);
         let writes_in_flight = previous.map_or(0, |e| e.writes_in_flight);
@@ -116,17 +127,41 @@ impl Ledger {
                 signal: seen.signal,
                 writes_in_flight,
                 applied,
+                listing,
             },
         );
         wake
     }
 
-    /// The watch of `kind` has listed every child that exists.
+    /// The watch of `kind` starts listing every child that exists (at its start, and again
+    /// after it lost track, when deletions in between come as no event).
+    pub fn listing_starts(&self, kind: &'static str) {
+        *self
+            .listings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(kind)
+            .or_default() += 1;
+    }
+
+    /// The listing of `kind` is complete: what it did not show no longer exists.
     pub fn listed(&self, kind: &'static str) {
+        let listing = self.listing_of(kind);
+        self.lock()
+            .retain(|k, e| k.kind != kind || e.listing == listing || e.writes_in_flight > 0);
         self.listed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(kind);
+    }
+
+    fn listing_of(&self, kind: &'static str) -> u64 {
+        self.listings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(kind)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Whether `key` is known not to exist: its kind has been listed and nothing of it has been
@@ -289,6 +324,35 @@ mod tests {
         assert!(!ledger.is_absent(&key()), "being written");
         ledger.observe(&key(), Arrival::Deleted, seen("11", Some(1), 0));
         assert!(ledger.is_absent(&key()), "deleted");
+    }
+
+    #[test]
+    fn a_child_deleted_while_the_watch_was_away_is_forgotten_when_the_relisting_misses_it() {
+        let ledger = Ledger::default();
+        ledger.listing_starts("Deployment");
+        ledger.begin_write(&key());
+        ledger.end_write(&key(), 1, Some((Some("10".into()), Some(1))));
+        ledger.listed("Deployment");
+        assert!(
+            ledger.is_current(&key(), 1),
+            "the first listing keeps what is being written"
+        );
+        // The watch lost track; the child was deleted meanwhile and the new listing lacks it.
+        ledger.listing_starts("Deployment");
+        ledger.listed("Deployment");
+        assert!(!ledger.is_current(&key(), 1), "applied again");
+        assert!(ledger.is_absent(&key()));
+    }
+
+    #[test]
+    fn a_child_the_relisting_shows_is_kept() {
+        let ledger = Ledger::default();
+        ledger.begin_write(&key());
+        ledger.end_write(&key(), 1, Some((Some("10".into()), Some(1))));
+        ledger.listing_starts("Deployment");
+        ledger.observe(&key(), Arrival::Listing, seen("10", Some(1), 0));
+        ledger.listed("Deployment");
+        assert!(ledger.is_current(&key(), 1));
     }
 
     #[test]

@@ -54,7 +54,10 @@ where
     events.filter_map(move |event| {
         let pass = match event {
             Err(e) => Some(Err(e)),
-            Ok(Event::Init) => None,
+            Ok(Event::Init) => {
+                ledger.listing_starts(kind);
+                None
+            }
             Ok(Event::InitDone) => {
                 ledger.listed(kind);
                 None
