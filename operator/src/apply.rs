@@ -201,8 +201,21 @@ where
     K: Clone + DeserializeOwned + Debug + Resource,
     P: Serialize + Debug,
 {
+    put_fingerprinted(ctx, api, at, obj, fingerprint(obj)).await
+}
+
+async fn put_fingerprinted<K, P>(
+    ctx: &Context,
+    api: &Api<K>,
+    at: Place<'_>,
+    obj: &P,
+    sent: u64,
+) -> Result<K>
+where
+    K: Clone + DeserializeOwned + Debug + Resource,
+    P: Serialize + Debug,
+{
     let key = at.key();
-    let sent = fingerprint(obj);
     let before = ctx.ledger.begin_write(&key);
     let result = api.patch(at.name, &params(), &Patch::Apply(obj)).await;
     let stored = result
@@ -231,11 +244,12 @@ where
     K: Clone + DeserializeOwned + Debug + Resource,
     P: Serialize + Debug,
 {
-    if ctx.ledger.is_current(&at.key(), fingerprint(obj)) {
+    let sent = fingerprint(obj);
+    if ctx.ledger.is_current(&at.key(), sent) {
         count(ctx, at.kind, "skipped");
         return Ok(());
     }
-    put(ctx, api, at, obj).await.map(drop)
+    put_fingerprinted(ctx, api, at, obj, sent).await.map(drop)
 }
 
 fn count(ctx: &Context, kind: &str, outcome: &str) {

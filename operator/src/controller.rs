@@ -16,6 +16,7 @@ use kube::{
     runtime::{
         Controller, PredicateConfig, WatchStreamExt,
         controller::{Action, Config as ControllerConfig},
+        predicates,
         reflector::{self, ObjectRef, reflector},
         watcher,
     },
@@ -94,6 +95,8 @@ async fn run_scope(
     let ledger = &ctx.ledger;
     let (reader, writer) = reflector::store();
     // The store keeps every WhisperService; their managedFields are dropped, nothing reads them.
+    // A new generation: a spec change, or the deletion mark (which bumps it); status writes
+    // leave it alone.
     let services = reflector(
         writer,
         watcher(
@@ -103,7 +106,7 @@ async fn run_scope(
         .modify(|ws| ws.managed_fields_mut().clear()),
     )
     .applied_objects()
-    .predicate_filter(wake::service_predicate, PredicateConfig::default());
+    .predicate_filter(predicates::generation, PredicateConfig::default());
     let mut controller = Controller::for_stream(services, reader)
         .with_config(ControllerConfig::default().concurrency(ctx.config.concurrency))
         .owns_stream(wake::child_changes(

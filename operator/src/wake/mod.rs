@@ -27,18 +27,6 @@ use kube::{
 
 pub use ledger::{Arrival, ChildKey, Ledger, Sighting};
 
-/// The WhisperService changes worth a reconcile: the generation, which the API server bumps on
-/// every spec change and when it marks the object for deletion; status writes leave it alone.
-pub fn service_predicate<K: Resource>(obj: &K) -> Option<u64> {
-    let meta = obj.meta();
-    let mut hasher = std::hash::DefaultHasher::new();
-    std::hash::Hash::hash(
-        &(meta.generation, meta.deletion_timestamp.is_some()),
-        &mut hasher,
-    );
-    Some(std::hash::Hasher::finish(&hasher))
-}
-
 /// Passes on the children (of one kind) whose change is news, recording every sighting in the
 /// ledger. `signal` reads the part of the child's status that matters (`|_| 0` for none).
 pub fn child_changes<K, S>(
