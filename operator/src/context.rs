@@ -1,5 +1,6 @@
 //! State shared by every reconciliation: client, settings, metrics, discovery, events, backoff,
-//! which remote dashboards were last swept, and the ledger of children the watches consult.
+//! which remote dashboards were last swept, the ledger of children
+//! and the board of pods the watches keep.
 
 use std::{
     collections::HashMap,
@@ -17,8 +18,12 @@ use kube::{
 use whisper_crds::WhisperService;
 
 use crate::{
-    config::Config, discovery::MonitoringDiscovery, finalizer::Swept, labels::MANAGER,
-    metrics::Metrics, wake::Ledger,
+    config::Config,
+    discovery::MonitoringDiscovery,
+    finalizer::Swept,
+    labels::MANAGER,
+    metrics::Metrics,
+    wake::{Ledger, PodBoard},
 };
 
 pub struct Context {
@@ -30,6 +35,8 @@ pub struct Context {
     pub swept: Swept,
     /// What is known of every child, shared with the watch filters.
     pub ledger: Arc<Ledger>,
+    /// Which services have a pod with something to explain, written by the pod watch.
+    pub pod_board: Arc<PodBoard>,
     failures: Mutex<HashMap<ObjectRef<WhisperService>, u32>>,
 }
 
@@ -47,6 +54,7 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             swept: Swept::default(),
             ledger: Arc::default(),
+            pod_board: Arc::default(),
             client,
             config,
             metrics,

@@ -145,7 +145,10 @@ async fn run_scope(
         // Pods explain a stuck rollout (unschedulable, downloading, crash-looping); their owner
         // is the ReplicaSet, so they are mapped back to the service through its label.
         .watches_stream(
-            wake::pod_changes(watcher(api_for::<Pod>(&client, ns), pods)),
+            wake::pod_changes(
+                watcher(api_for::<Pod>(&client, ns), pods),
+                ctx.pod_board.clone(),
+            ),
             |pod: Pod| {
                 let name = pod.labels().get(labels::SERVICE_LABEL)?.clone();
                 Some(ObjectRef::new(&name).within(&pod.namespace()?))

@@ -75,8 +75,8 @@ pub(crate) fn spread(resync: Duration, ws: &WhisperService) -> Duration {
     resync.mul_f64(0.9 + 0.2 * unit)
 }
 
-/// The server pods, read only when replicas are missing and some exist: they explain why
-/// (unschedulable, a failed model download, a crash loop).
+/// The server pods, read only when replicas are missing and the pod watch saw one with something
+/// to explain (unschedulable, a failed model download, a crash loop).
 async fn pods_if_missing(
     ctx: &Context,
     ws: &WhisperService,
@@ -85,10 +85,9 @@ async fn pods_if_missing(
 ) -> Result<Vec<Pod>> {
     let status = applied.deployment.status.as_ref();
     let ready = status.and_then(|s| s.ready_replicas).unwrap_or(0);
-    let created = status.and_then(|s| s.replicas).unwrap_or(0);
-    // No pod yet (a new Deployment) has nothing to explain; the pod watch wakes the service
-    // when one has.
-    if ready >= ws.spec.replicas || created == 0 {
+    // A pod that has nothing to explain (none yet, pending, starting) adds nothing to the
+    // status; the pod watch wakes the service when one has.
+    if ready >= ws.spec.replicas || !ctx.pod_board.has_news(&owner.namespace, &owner.name) {
         return Ok(Vec::new());
     }
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &owner.namespace);

@@ -12,7 +12,7 @@ use tower_test::mock::{self, Handle};
 use whisper_crds::WhisperService;
 
 use super::{reconcile, spread};
-use crate::{Config, context::Context, error::Error, fixtures, metrics::Metrics};
+use crate::{Config, context::Context, error::Error, fixtures, metrics::Metrics, wake::PodPlace};
 
 const WS_PATH: &str = "/apis/whisper-operator.io/v1alpha1/namespaces/ns/whisperservices/svc";
 const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/ns/deployments/svc";
@@ -401,6 +401,15 @@ async fn missing_replicas_are_explained_by_the_pods_and_no_timer_is_set_for_them
         "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}, dashboard: {enabled: false}}",
     );
     let stored = ws.clone();
+    // The pod watch saw a pod with something to explain.
+    ctx.pod_board.record(
+        PodPlace {
+            namespace: "ns".into(),
+            service: "svc".into(),
+            pod: "svc-1".into(),
+        },
+        1,
+    );
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
         api.expect_workload(0).await;
         api.expect("DELETE", DASHBOARD, 404, not_found).await;
@@ -421,6 +430,35 @@ async fn missing_replicas_are_explained_by_the_pods_and_no_timer_is_set_for_them
     })
     .await;
     // The pod watch wakes the service when the pods change; only the resync is scheduled.
+    assert_eq!(result.expect("reconcile succeeds"), resync(&ws));
+    finish(ctx, api).await;
+}
+
+#[tokio::test]
+async fn missing_replicas_whose_pods_have_nothing_to_explain_cost_no_pod_list() {
+    let (ctx, api) = context();
+    let ws = service(
+        "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}, dashboard: {enabled: false}}",
+    );
+    let stored = ws.clone();
+    ctx.pod_board.record(
+        PodPlace {
+            namespace: "ns".into(),
+            service: "svc".into(),
+            pod: "svc-1".into(),
+        },
+        0,
+    );
+    let (result, api) = run(&ctx, api, &ws, |mut api| async move {
+        api.expect_workload(0).await;
+        api.expect("DELETE", DASHBOARD, 404, not_found).await;
+        api.expect("GET", "/apis", 200, api_groups(false)).await;
+        let status = api.expect_status(&stored).await;
+        assert_eq!(condition(&status, "Ready")["reason"], "ReplicasNotReady");
+        api.expect_event("Normal", "ReplicasNotReady").await;
+        api
+    })
+    .await;
     assert_eq!(result.expect("reconcile succeeds"), resync(&ws));
     finish(ctx, api).await;
 }

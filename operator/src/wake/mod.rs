@@ -10,12 +10,10 @@
 //! - A server pod: a change in what it says about why it is not serving ([`signal::pod`]).
 
 mod ledger;
+mod pod_board;
 pub mod signal;
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
@@ -26,6 +24,9 @@ use kube::{
 };
 
 pub use ledger::{Arrival, ChildKey, Ledger, Sighting};
+pub use pod_board::{PodBoard, PodPlace};
+
+use crate::labels::SERVICE_LABEL;
 
 /// Passes on the children (of one kind) whose change is news, recording every sighting in the
 /// ledger. `signal` reads the part of the child's status that matters (`|_| 0` for none).
@@ -78,32 +79,44 @@ fn sighted<K: Resource>(
     ledger.observe(&key, arrival, seen).then_some(Ok(obj))
 }
 
-/// Passes on the pods whose [`signal::pod`] changed. A pod's deletion wakes nobody: the
-/// Deployment's ready count says what it means.
-pub fn pod_changes<S>(events: S) -> impl Stream<Item = Result<Pod, watcher::Error>> + Send
+/// Passes on the pods whose [`signal::pod`] changed, after writing it on the board the
+/// reconcile reads. A pod's deletion wakes nobody: the Deployment's ready count says what it
+/// means.
+pub fn pod_changes<S>(
+    events: S,
+    board: Arc<PodBoard>,
+) -> impl Stream<Item = Result<Pod, watcher::Error>> + Send
 where
     S: Stream<Item = Result<Event<Pod>, watcher::Error>> + Send,
 {
-    let last: Mutex<HashMap<(String, String), u64>> = Mutex::default();
     events.filter_map(move |event| {
-        let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
         let pass = match event {
             Err(e) => Some(Err(e)),
-            Ok(Event::Init | Event::InitDone) => None,
+            Ok(Event::Init) => {
+                board.relisting_starts();
+                None
+            }
+            Ok(Event::InitDone) => {
+                board.relisted();
+                None
+            }
             Ok(Event::Delete(pod)) => {
-                last.remove(&place(&pod));
+                board.forget(&place(&pod));
                 None
             }
             Ok(Event::InitApply(pod) | Event::Apply(pod)) => {
-                let now = signal::pod(&pod);
-                let before = last.insert(place(&pod), now).unwrap_or(0);
-                (now != before).then_some(Ok(pod))
+                let changed = board.record(place(&pod), signal::pod(&pod));
+                changed.then_some(Ok(pod))
             }
         };
         ready(pass)
     })
 }
 
-fn place(pod: &Pod) -> (String, String) {
-    (pod.namespace().unwrap_or_default(), pod.name_any())
+fn place(pod: &Pod) -> PodPlace {
+    PodPlace {
+        namespace: pod.namespace().unwrap_or_default(),
+        service: pod.labels().get(SERVICE_LABEL).cloned().unwrap_or_default(),
+        pod: pod.name_any(),
+    }
 }
