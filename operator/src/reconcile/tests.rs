@@ -394,6 +394,16 @@ async fn a_refused_apply_is_reported_as_degraded_and_returned_for_a_retry() {
     finish(ctx, api).await;
 }
 
+/// What the pod watch would record of the service's pod saying `signal`.
+fn pod_watch_saw(ctx: &Context, signal: u64) {
+    let place = PodPlace {
+        namespace: "ns".into(),
+        service: "svc".into(),
+        pod: "svc-1".into(),
+    };
+    ctx.pod_board.record(place, signal);
+}
+
 #[tokio::test]
 async fn missing_replicas_are_explained_by_the_pods_and_no_timer_is_set_for_them() {
     let (ctx, api) = context();
@@ -401,15 +411,7 @@ async fn missing_replicas_are_explained_by_the_pods_and_no_timer_is_set_for_them
         "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}, dashboard: {enabled: false}}",
     );
     let stored = ws.clone();
-    // The pod watch saw a pod with something to explain.
-    ctx.pod_board.record(
-        PodPlace {
-            namespace: "ns".into(),
-            service: "svc".into(),
-            pod: "svc-1".into(),
-        },
-        1,
-    );
+    pod_watch_saw(&ctx, 1);
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
         api.expect_workload(0).await;
         api.expect("DELETE", DASHBOARD, 404, not_found).await;
@@ -441,14 +443,7 @@ async fn missing_replicas_whose_pods_have_nothing_to_explain_cost_no_pod_list() 
         "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}, dashboard: {enabled: false}}",
     );
     let stored = ws.clone();
-    ctx.pod_board.record(
-        PodPlace {
-            namespace: "ns".into(),
-            service: "svc".into(),
-            pod: "svc-1".into(),
-        },
-        0,
-    );
+    pod_watch_saw(&ctx, 0);
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
         api.expect_workload(0).await;
         api.expect("DELETE", DASHBOARD, 404, not_found).await;
