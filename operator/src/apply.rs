@@ -8,6 +8,7 @@ use k8s_openapi::api::{
     apps::v1::Deployment,
     autoscaling::v2::HorizontalPodAutoscaler,
     core::v1::{ConfigMap, Service},
+    policy::v1::PodDisruptionBudget,
 };
 use kube::{
     Api, Resource, ResourceExt,
@@ -47,8 +48,8 @@ pub enum Monitoring {
 }
 
 /// Applies every wanted child and removes every unwanted one, in this order: Deployment,
-/// Service, HorizontalPodAutoscaler, dashboard, ServiceMonitor, PrometheusRule. Stops at the
-/// first failure.
+/// Service, HorizontalPodAutoscaler, PodDisruptionBudget, dashboard, ServiceMonitor,
+/// PrometheusRule. Stops at the first failure.
 pub async fn children(
     ctx: &Context,
     ws: &WhisperService,
@@ -60,6 +61,7 @@ pub async fn children(
         deployment,
         service,
         hpa,
+        disruption_budget,
         dashboard,
         service_monitor,
         prometheus_rule,
@@ -85,6 +87,13 @@ pub async fn children(
         &Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), ns),
         Place::new("HorizontalPodAutoscaler", ns, &owner.name),
         hpa.as_ref(),
+    )
+    .await?;
+    put_or_delete(
+        ctx,
+        &Api::<PodDisruptionBudget>::namespaced(client.clone(), ns),
+        Place::new("PodDisruptionBudget", ns, &owner.name),
+        disruption_budget.as_ref(),
     )
     .await?;
     apply_dashboard(ctx, ws, owner, dashboard).await?;

@@ -8,6 +8,7 @@ use k8s_openapi::api::{
     apps::v1::Deployment,
     autoscaling::v2::HorizontalPodAutoscaler,
     core::v1::{ConfigMap, Pod, Service},
+    policy::v1::PodDisruptionBudget,
 };
 use kube::{
     Api, Client, ResourceExt,
@@ -131,6 +132,15 @@ async fn run_scope(
             ),
             ledger.clone(),
             "HorizontalPodAutoscaler",
+            quiet,
+        ))
+        .owns_stream(wake::child_changes(
+            watcher(
+                api_for::<PartialObjectMeta<PodDisruptionBudget>>(&client, ns),
+                managed.clone(),
+            ),
+            ledger.clone(),
+            "PodDisruptionBudget",
             quiet,
         ))
         .owns_stream(wake::child_changes(

@@ -9,7 +9,9 @@ use k8s_openapi::api::{
     apps::v1::Deployment,
     autoscaling::v2::HorizontalPodAutoscaler,
     core::v1::{ConfigMap, ResourceQuota, Service},
+    policy::v1::PodDisruptionBudget,
 };
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{
     Api, Client, ResourceExt,
     api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams},
@@ -84,6 +86,11 @@ async fn minimal_service_gets_every_child_then_follows_changes_and_is_collected_
         let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), ns);
         let hpa = eventually(30, "HPA", || async { hpas.get_opt("tiny").await.ok().flatten() }).await;
         assert!(owned_by(&hpa.metadata, &ws));
+        // More than one replica: a disruption budget lets evictions take one pod at a time.
+        let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), ns);
+        let pdb = eventually(30, "PodDisruptionBudget", || async { pdbs.get_opt("tiny").await.ok().flatten() }).await;
+        assert!(owned_by(&pdb.metadata, &ws));
+        assert_eq!(pdb.spec.and_then(|s| s.max_unavailable), Some(IntOrString::Int(1)));
         eventually(30, "PrometheusRule removed when alerts are off", || async {
             prs.get_opt("tiny").await.ok()?.is_none().then_some(())
         })
@@ -104,6 +111,15 @@ async fn minimal_service_gets_every_child_then_follows_changes_and_is_collected_
             .await
             .expect("patch");
         eventually(30, "HPA removed", || async { hpas.get_opt("tiny").await.ok()?.is_none().then_some(()) }).await;
+
+        // Back to one replica: the budget goes, or it would block every drain of that pod's node.
+        api.patch_scale("tiny", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"replicas": 1}})))
+            .await
+            .expect("scale");
+        eventually(30, "PodDisruptionBudget removed at 1 replica", || async {
+            pdbs.get_opt("tiny").await.ok()?.is_none().then_some(())
+        })
+        .await;
 
         // Deleting the WhisperService: the garbage collector removes every child.
         api.delete("tiny", &DeleteParams::foreground()).await.expect("delete");

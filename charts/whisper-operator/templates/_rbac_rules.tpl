@@ -35,6 +35,10 @@ the object does not exist yet, hence create + patch.
 - apiGroups: ["autoscaling"]
   resources: ["horizontalpodautoscalers"]
   verbs: ["list", "watch", "create", "patch", "delete"]
+# Only with more than one replica; deleted when scaled back to one.
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 # Applied only when the cluster serves them; deleted when switched off.
 - apiGroups: ["monitoring.coreos.com"]
   resources: ["servicemonitors", "prometheusrules"]

@@ -3,7 +3,7 @@
 
 use k8s_openapi::{
     api::{
-        apps::v1::{Deployment, DeploymentSpec},
+        apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment},
         core::v1::{
             Capabilities, Container, ContainerPort, EmptyDirVolumeSource, HTTPGetAction, KeyToPath,
             Lifecycle, LifecycleHandler, PersistentVolumeClaimVolumeSource, PodSecurityContext,
@@ -63,9 +63,22 @@ pub fn deployment(owner: &Owner, spec: &WhisperServiceSpec, resolved: &Resolved)
                 }),
                 spec: Some(pod_spec(spec, resolved)),
             },
+            strategy: Some(surge_first()),
             ..DeploymentSpec::default()
         }),
         status: None,
+    }
+}
+
+/// A change starts one new pod and retires an old one only once the new one is ready (its model
+/// loaded), so a rollout never lowers the number of pods serving. It needs room for one pod more.
+fn surge_first() -> DeploymentStrategy {
+    DeploymentStrategy {
+        type_: Some("RollingUpdate".to_string()),
+        rolling_update: Some(RollingUpdateDeployment {
+            max_surge: Some(IntOrString::Int(1)),
+            max_unavailable: Some(IntOrString::Int(0)),
+        }),
     }
 }
 

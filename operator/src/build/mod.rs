@@ -4,6 +4,7 @@
 
 mod dashboard;
 mod deployment;
+mod disruption_budget;
 mod hpa;
 mod prometheus_rule;
 mod service;
@@ -11,13 +12,17 @@ mod service_monitor;
 
 pub use dashboard::{Dashboard, FINALIZER as DASHBOARD_FINALIZER, copies_selector, dashboard};
 pub use deployment::{FETCH_MODEL_CONTAINER, SERVER_CONTAINER, deployment};
+pub use disruption_budget::disruption_budget;
 pub use hpa::hpa;
 pub use prometheus_rule::prometheus_rule;
 pub use service::service;
 pub use service_monitor::service_monitor;
 
 use k8s_openapi::{
-    api::{apps::v1::Deployment, autoscaling::v2::HorizontalPodAutoscaler, core::v1::Service},
+    api::{
+        apps::v1::Deployment, autoscaling::v2::HorizontalPodAutoscaler, core::v1::Service,
+        policy::v1::PodDisruptionBudget,
+    },
     apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
 };
 use kube::{Resource, ResourceExt};
@@ -38,6 +43,7 @@ pub struct Children {
     pub deployment: Deployment,
     pub service: Service,
     pub hpa: Option<HorizontalPodAutoscaler>,
+    pub disruption_budget: Option<PodDisruptionBudget>,
     pub dashboard: Dashboard,
     /// monitoring.coreos.com/v1 objects, as JSON: their CRDs may not be installed.
     pub service_monitor: Option<Value>,
@@ -56,6 +62,7 @@ pub fn children(valid: &Valid) -> Result<Children> {
         deployment: deployment(owner, spec, resolved),
         service: service(owner, spec),
         hpa: spec.autoscaling.as_ref().map(|a| hpa(owner, a)),
+        disruption_budget: disruption_budget(owner, spec.replicas),
         dashboard: dashboard(
             owner,
             &monitoring.dashboard,

@@ -9,6 +9,7 @@ struct Row {
     spec: &'static str,
     replicas: i32,
     hpa_max: Option<i32>,
+    disruption_budget: bool,
     /// (namespace, name) of the dashboard ConfigMap.
     dashboard: Option<(&'static str, &'static str)>,
     stale_local_dashboard: Option<&'static str>,
@@ -22,6 +23,7 @@ const ROWS: &[Row] = &[
         spec: "model: tiny.en",
         replicas: 1,
         hpa_max: None,
+        disruption_budget: false,
         dashboard: Some(("ns", "svc-dashboard")),
         stale_local_dashboard: None,
         finalizer_namespace: None,
@@ -32,6 +34,7 @@ const ROWS: &[Row] = &[
         spec: "model: base\nreplicas: 2\nautoscaling: {minReplicas: 2, maxReplicas: 6}",
         replicas: 2,
         hpa_max: Some(6),
+        disruption_budget: true,
         dashboard: Some(("ns", "svc-dashboard")),
         stale_local_dashboard: None,
         finalizer_namespace: None,
@@ -42,6 +45,7 @@ const ROWS: &[Row] = &[
         spec: "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}, dashboard: {enabled: false}}",
         replicas: 1,
         hpa_max: None,
+        disruption_budget: false,
         dashboard: None,
         stale_local_dashboard: Some("svc-dashboard"),
         finalizer_namespace: None,
@@ -52,6 +56,7 @@ const ROWS: &[Row] = &[
         spec: "model: tiny.en\nmonitoring: {alerts: {enabled: false}, dashboard: {namespace: grafana}}",
         replicas: 1,
         hpa_max: None,
+        disruption_budget: false,
         dashboard: Some(("grafana", "ns-svc-dashboard")),
         stale_local_dashboard: Some("svc-dashboard"),
         finalizer_namespace: Some("grafana"),
@@ -62,6 +67,7 @@ const ROWS: &[Row] = &[
         spec: "model: tiny.en\nreplicas: 0\nmonitoring: {serviceMonitor: {enabled: false}, dashboard: {namespace: ns}}",
         replicas: 0,
         hpa_max: None,
+        disruption_budget: false,
         dashboard: Some(("ns", "svc-dashboard")),
         stale_local_dashboard: None,
         finalizer_namespace: None,
@@ -93,6 +99,11 @@ fn every_spec_gets_exactly_the_children_it_asks_for() {
             row.hpa_max,
             "{spec}"
         );
+        assert_eq!(
+            c.disruption_budget.is_some(),
+            row.disruption_budget,
+            "{spec}"
+        );
         let dashboard = c.dashboard.config_map.as_ref().map(|cm| {
             (
                 cm.metadata.namespace.as_deref().unwrap_or_default(),
@@ -117,6 +128,7 @@ fn every_spec_gets_exactly_the_children_it_asks_for() {
             Some(&c.deployment.metadata),
             Some(&c.service.metadata),
             c.hpa.as_ref().map(|h| &h.metadata),
+            c.disruption_budget.as_ref().map(|p| &p.metadata),
         ];
         for meta in owned.into_iter().flatten() {
             assert_eq!(

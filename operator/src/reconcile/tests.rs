@@ -18,6 +18,7 @@ const WS_PATH: &str = "/apis/whisper-operator.io/v1alpha1/namespaces/ns/whispers
 const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/ns/deployments/svc";
 const SERVICE: &str = "/api/v1/namespaces/ns/services/svc";
 const HPA: &str = "/apis/autoscaling/v2/namespaces/ns/horizontalpodautoscalers/svc";
+const PDB: &str = "/apis/policy/v1/namespaces/ns/poddisruptionbudgets/svc";
 const DASHBOARD: &str = "/api/v1/namespaces/ns/configmaps/svc-dashboard";
 const SERVICE_MONITOR: &str = "/apis/monitoring.coreos.com/v1/namespaces/ns/servicemonitors/svc";
 const PROMETHEUS_RULE: &str = "/apis/monitoring.coreos.com/v1/namespaces/ns/prometheusrules/svc";
@@ -88,15 +89,18 @@ impl ApiServer {
             .await;
         self.expect("PATCH", SERVICE, 200, echo).await;
         self.expect("DELETE", HPA, 404, not_found).await;
+        self.expect("DELETE", PDB, 404, not_found).await;
         deployment
     }
 
     /// The same after a reconcile that applied them: the Deployment again (its stored copy
-    /// carries the rollout's progress), the Service skipped as current, the HPA removal again.
+    /// carries the rollout's progress), the Service skipped as current, the removals of the HPA
+    /// and the PodDisruptionBudget again.
     async fn expect_workload_again(&mut self, ready: i32) {
         self.expect("PATCH", DEPLOYMENT, 200, deployment_with(ready))
             .await;
         self.expect("DELETE", HPA, 404, not_found).await;
+        self.expect("DELETE", PDB, 404, not_found).await;
     }
 
     /// The status write, answered with `ws` carrying that status; returns the patch.
@@ -259,6 +263,7 @@ async fn a_valid_service_gets_every_child_applied_then_a_ready_status_and_a_norm
         assert_eq!(d["kind"], "Deployment");
         api.expect("PATCH", SERVICE, 200, echo).await;
         api.expect("DELETE", HPA, 404, not_found).await;
+        api.expect("DELETE", PDB, 404, not_found).await;
         let cm = api.expect("PATCH", DASHBOARD, 200, echo).await;
         assert_eq!(cm["metadata"]["ownerReferences"][0]["uid"], "uid-svc");
         api.expect("GET", "/apis", 200, api_groups(true)).await;

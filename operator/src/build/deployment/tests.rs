@@ -219,6 +219,18 @@ fn pod_passes_the_restricted_pod_security_standard() {
 }
 
 #[test]
+fn a_rollout_adds_a_pod_before_it_takes_one_away() {
+    let strategy = build("model: tiny.en\nreplicas: 3")
+        .spec
+        .and_then(|s| s.strategy)
+        .expect("strategy");
+    assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
+    let rolling = strategy.rolling_update.expect("rolling update");
+    assert_eq!(rolling.max_surge, Some(IntOrString::Int(1)));
+    assert_eq!(rolling.max_unavailable, Some(IntOrString::Int(0)));
+}
+
+#[test]
 fn graceful_termination_has_a_prestop_pause_and_a_grace_period() {
     let dep = build("model: tiny.en");
     let p = pod(&dep);
