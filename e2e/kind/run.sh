@@ -46,6 +46,10 @@ t0=$SECONDS
 # A fixed tag of our own: kind load replaces the nodes' copy when the image changed.
 export REGISTRY="${REGISTRY:-localhost/whisper-operator}" TAG="${TAG:-kind-e2e}"
 mapfile -t images < <(scripts/build-images.sh)
+# The same server build under a second tag: the day-two suite changes a WhisperService's image.
+ALTERNATE_SERVER_IMAGE="$REGISTRY/whisper-server:$TAG-alternate"
+docker tag "$REGISTRY/whisper-server:$TAG" "$ALTERNATE_SERVER_IMAGE"
+images+=("$ALTERNATE_SERVER_IMAGE")
 MODEL="$(scripts/fetch-model.sh tiny.en | tail -n 1)"
 MODEL_SERVER_IMAGE="$(e2e/kind/model-server-image.sh "$MODEL")"
 images+=("$MODEL_SERVER_IMAGE")
@@ -66,13 +70,14 @@ if [ "$WHAT" = test ]; then
   WHISPER_E2E_OPERATOR_IMAGE="$REGISTRY/whisper-operator" \
   WHISPER_E2E_SERVER_IMAGE="$REGISTRY/whisper-server" \
   WHISPER_E2E_IMAGE_TAG="$TAG" \
+  WHISPER_E2E_SERVER_IMAGE_ALTERNATE="$ALTERNATE_SERVER_IMAGE" \
   WHISPER_E2E_MODEL_SERVER_IMAGE="$MODEL_SERVER_IMAGE" \
   WHISPER_E2E_MODEL_FILE="$MODEL" \
   WHISPER_E2E_MODEL_SHA256="$(sha256_hex "$MODEL")" \
   WHISPER_E2E_PROMETHEUS_NAMESPACE="$MONITORING_NAMESPACE" \
   WHISPER_E2E_PROMETHEUS_SERVICE="$PROMETHEUS_SERVICE" \
   WHISPER_E2E_MONITORING_SELECTOR="$MONITORING_SELECTOR_KEY=$MONITORING_SELECTOR_VALUE" \
-    cargo test --workspace --test kind_user_path -- --ignored --nocapture
+    cargo test --workspace --test kind_user_path --test kind_day_two -- --ignored --nocapture
   log "suite passed ($((SECONDS - t0)) s)"
   exit 0
 fi

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use whisper_e2e::chart::{self, Release};
 use whisper_e2e::cluster::{Cluster, Mode};
 use whisper_e2e::in_cluster;
+use whisper_e2e::kind_setup::Setup;
 use whisper_e2e::namespace::TestNamespace;
 use whisper_e2e::prometheus::PrometheusApi;
 use whisper_e2e::transcribe::{PortForward, metric_sum};
@@ -27,67 +28,6 @@ use whisper_e2e::{E2eError, paths, speech, tool};
 /// What tiny.en hears in the flite sentence, exactly.
 const TRANSCRIPT: &str = "Hello world, the quick brown fox jumps over the lazy dog.";
 const READY_TIMEOUT: Duration = Duration::from_secs(300);
-
-fn env(name: &'static str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run e2e/kind/run.sh"))
-}
-
-/// What `e2e/kind/run.sh` set up besides the cluster.
-struct Setup {
-    model_file: String,
-    model_sha256: String,
-    prometheus_namespace: String,
-    prometheus_service: String,
-    /// The label Prometheus selects ServiceMonitors and PrometheusRules by.
-    selector: (String, String),
-}
-
-impl Setup {
-    fn from_env() -> Setup {
-        let selector = env("WHISPER_E2E_MONITORING_SELECTOR");
-        let (key, value) = selector
-            .split_once('=')
-            .expect("WHISPER_E2E_MONITORING_SELECTOR is KEY=VALUE");
-        Setup {
-            model_file: env("WHISPER_E2E_MODEL_FILE"),
-            model_sha256: env("WHISPER_E2E_MODEL_SHA256"),
-            prometheus_namespace: env("WHISPER_E2E_PROMETHEUS_NAMESPACE"),
-            prometheus_service: env("WHISPER_E2E_PROMETHEUS_SERVICE"),
-            selector: (key.to_string(), value.to_string()),
-        }
-    }
-
-    fn file_name(&self) -> String {
-        Path::new(&self.model_file)
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    }
-
-    /// A CPU WhisperService on one thread (the kind nodes share two cores) whose monitoring
-    /// objects carry the label this cluster's Prometheus selects.
-    fn manifest(&self, model: &str, sha256: Option<&str>) -> Value {
-        let (k, v) = &self.selector;
-        let mut m = json!({
-            "apiVersion": "whisper-operator.io/v1alpha1",
-            "kind": "WhisperService",
-            "metadata": {},
-            "spec": {
-                "model": model,
-                "server": {"threads": 1},
-                "resources": {"requests": {"memory": "256Mi"}, "limits": {"memory": "512Mi"}},
-                "monitoring": {
-                    "serviceMonitor": {"labels": {k: v}},
-                    "alerts": {"labels": {k: v}},
-                },
-            },
-        });
-        if let Some(sha) = sha256 {
-            m["spec"]["modelSha256"] = json!(sha);
-        }
-        m
-    }
-}
 
 #[tokio::test]
 #[ignore = "needs a kind cluster: e2e/kind/run.sh"]

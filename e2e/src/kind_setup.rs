@@ -1,0 +1,68 @@
+//! What `e2e/kind/run.sh` hands the kind suites besides the cluster (the model, the
+//! Prometheus it installed, the label that Prometheus selects by), and the WhisperService they
+//! all start from.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+fn env(name: &'static str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run e2e/kind/run.sh"))
+}
+
+/// What `e2e/kind/run.sh` set up besides the cluster.
+pub struct Setup {
+    pub model_file: String,
+    pub model_sha256: String,
+    pub prometheus_namespace: String,
+    pub prometheus_service: String,
+    /// The label Prometheus selects ServiceMonitors and PrometheusRules by.
+    pub selector: (String, String),
+}
+
+impl Setup {
+    pub fn from_env() -> Setup {
+        let selector = env("WHISPER_E2E_MONITORING_SELECTOR");
+        let (key, value) = selector
+            .split_once('=')
+            .expect("WHISPER_E2E_MONITORING_SELECTOR is KEY=VALUE");
+        Setup {
+            model_file: env("WHISPER_E2E_MODEL_FILE"),
+            model_sha256: env("WHISPER_E2E_MODEL_SHA256"),
+            prometheus_namespace: env("WHISPER_E2E_PROMETHEUS_NAMESPACE"),
+            prometheus_service: env("WHISPER_E2E_PROMETHEUS_SERVICE"),
+            selector: (key.to_string(), value.to_string()),
+        }
+    }
+
+    pub fn file_name(&self) -> String {
+        Path::new(&self.model_file)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// A CPU WhisperService on one thread (the kind nodes share two cores) whose monitoring
+    /// objects carry the label this cluster's Prometheus selects.
+    pub fn manifest(&self, model: &str, sha256: Option<&str>) -> Value {
+        let (k, v) = &self.selector;
+        let mut m = json!({
+            "apiVersion": "whisper-operator.io/v1alpha1",
+            "kind": "WhisperService",
+            "metadata": {},
+            "spec": {
+                "model": model,
+                "server": {"threads": 1},
+                "resources": {"requests": {"memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+                "monitoring": {
+                    "serviceMonitor": {"labels": {k: v}},
+                    "alerts": {"labels": {k: v}},
+                },
+            },
+        });
+        if let Some(sha) = sha256 {
+            m["spec"]["modelSha256"] = json!(sha);
+        }
+        m
+    }
+}
