@@ -77,7 +77,7 @@ if [ "$WHAT" = test ]; then
   WHISPER_E2E_PROMETHEUS_NAMESPACE="$MONITORING_NAMESPACE" \
   WHISPER_E2E_PROMETHEUS_SERVICE="$PROMETHEUS_SERVICE" \
   WHISPER_E2E_MONITORING_SELECTOR="$MONITORING_SELECTOR_KEY=$MONITORING_SELECTOR_VALUE" \
-    cargo test --workspace --test kind_user_path --test kind_day_two -- --ignored --nocapture
+    cargo test --workspace --test kind_user_path --test kind_day_two --no-fail-fast -- --ignored --nocapture
   log "suite passed ($((SECONDS - t0)) s)"
   exit 0
 fi

@@ -14,7 +14,7 @@ use crate::speech::normalise;
 
 /// Longest a request may take before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-const THROTTLED_PAUSE: Duration = Duration::from_millis(250);
+const PAUSE_AFTER_REFUSAL: Duration = Duration::from_millis(250);
 
 /// One request's outcome.
 #[derive(Clone, Debug)]
@@ -50,6 +50,30 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
+    /// The counts and the first few failures, for the test log.
+    pub fn summary(&self) -> String {
+        let first: Vec<String> = self
+            .failures
+            .iter()
+            .take(5)
+            .map(|(at, why)| format!("at {at:.1} s: {why}"))
+            .collect();
+        format!(
+            "{} sent, {} succeeded, {} failed, {} throttled; median {:.2} s, worst {:.2} s{}",
+            self.sent,
+            self.succeeded,
+            self.failures.len(),
+            self.throttled,
+            self.median.as_secs_f64(),
+            self.worst.as_secs_f64(),
+            if first.is_empty() {
+                String::new()
+            } else {
+                format!("; first failures: {}", first.join("; "))
+            }
+        )
+    }
+
     /// One line for a scenario's table.
     pub fn row(&self, scenario: &str) -> String {
         format!(
@@ -139,8 +163,9 @@ impl Worker {
                 },
                 throttled,
             });
-            if throttled {
-                tokio::time::sleep(THROTTLED_PAUSE).await;
+            // A client honouring a 429 waits; one whose request failed does not hammer either.
+            if !matches!(outcomes.last(), Some(o) if o.failure.is_none() && !o.throttled) {
+                tokio::time::sleep(PAUSE_AFTER_REFUSAL).await;
             }
         }
         outcomes
@@ -153,7 +178,7 @@ impl Worker {
             .part("file", part);
         let response = match self.client.post(&self.url).multipart(form).send().await {
             Ok(r) => r,
-            Err(e) => return Answer::Failed(format!("request: {e}")),
+            Err(e) => return Answer::Failed(format!("request: {}", with_causes(&e))),
         };
         let status = response.status();
         if status.as_u16() == 429 {
@@ -174,6 +199,17 @@ impl Worker {
             _ => Answer::Failed(format!("unexpected answer: {body}")),
         }
     }
+}
+
+/// An error with its chain of causes ("error sending request" alone says nothing).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
 }
 
 enum Answer {

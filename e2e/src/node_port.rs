@@ -3,12 +3,15 @@
 //! node. kube-proxy then routes each connection to a ready endpoint, so a load sent there sees
 //! what a client of the Service sees when pods come and go (a port-forward would pin one pod).
 
+use std::time::Duration;
+
 use k8s_openapi::api::core::v1::{Node, Service, ServicePort, ServiceSpec};
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
 
 use crate::cluster::Cluster;
 use crate::error::{E2eError, Result};
+use crate::wait::{self, Check};
 
 /// Creates `NAME-nodeport` selecting what the Service `name` selects; returns its URL on the
 /// first node's InternalIP.
@@ -47,10 +50,21 @@ pub async fn expose(cluster: &Cluster, namespace: &str, name: &str) -> Result<St
         .and_then(|s| s.ports)
         .and_then(|p| p.first().and_then(|p| p.node_port))
         .ok_or_else(|| E2eError::Unexpected("no nodePort assigned".into()))?;
-    Ok(format!(
-        "http://{}:{assigned}",
-        node_address(cluster).await?
-    ))
+    let url = format!("http://{}:{assigned}", node_address(cluster).await?);
+    // kube-proxy programs the port a moment after the Service exists.
+    wait::until(
+        &format!("{url}/readyz to answer through the NodePort"),
+        Duration::from_secs(60),
+        || async {
+            Ok(match reqwest::get(format!("{url}/readyz")).await {
+                Ok(r) if r.status().is_success() => Check::Done(()),
+                Ok(r) => Check::NotYet(format!("HTTP {}", r.status())),
+                Err(e) => Check::NotYet(e.to_string()),
+            })
+        },
+    )
+    .await?;
+    Ok(url)
 }
 
 /// The InternalIP of the first node (a kind node's container address, reachable from the host).

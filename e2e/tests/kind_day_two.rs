@@ -66,10 +66,10 @@ async fn rolling_changes_pod_loss_and_a_drain_fail_no_request() {
     let mut rows = Vec::new();
     let mut failed = Vec::new();
     let mut record = |scenario: &str, report: LoadReport| {
-        eprintln!("{scenario}: {report:?}");
+        eprintln!("{scenario}: {}", report.summary());
         rows.push(report.row(scenario));
         if !report.failures.is_empty() {
-            failed.push(format!("{scenario}: {:?}", report.failures));
+            failed.push(format!("{scenario}: {}", report.summary()));
         }
     };
 

@@ -30,5 +30,9 @@ pub fn app(state: Arc<AppState>) -> Router {
             state.clone(),
             crate::auth::require_key,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::shutdown::close_connections_when_draining,
+        ))
         .with_state(state)
 }

@@ -1,9 +1,19 @@
-//! Graceful shutdown: on SIGTERM or SIGINT, readiness fails at once, in-flight requests finish
-//! within a grace period, then the server stops.
+//! Graceful shutdown: on SIGTERM or SIGINT, readiness fails at once, every response says
+//! `Connection: close`, in-flight requests finish within a grace period, then the server stops.
+//!
+//! The `Connection: close` is what keeps clients whole: a kept-alive connection stays with this
+//! pod after the Service stops routing new ones here, and a client would send its next request
+//! on it. Closed after its answer instead, the client's next request opens a new connection,
+//! which goes to a pod that stays; closing an idle kept-alive connection races a request the
+//! client may be sending on it at that moment.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
 
@@ -36,4 +46,19 @@ pub async fn drain(app: Arc<AppState>, grace: Duration) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     info!("no requests in flight; stopping");
+}
+
+/// Middleware: once the server drains, each response closes its connection.
+pub async fn close_connections_when_draining(
+    State(app): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if app.is_draining() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }

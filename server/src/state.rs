@@ -64,6 +64,10 @@ impl AppState {
         self.is_model_loaded() && !self.draining.load(Ordering::Acquire)
     }
 
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::Release);
     }

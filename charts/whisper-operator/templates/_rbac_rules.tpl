@@ -39,10 +39,11 @@ the object does not exist yet, hence create + patch.
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
   verbs: ["list", "watch", "create", "patch", "delete"]
-# Applied only when the cluster serves them; deleted when switched off.
+# Applied only when the cluster serves them; deleted when switched off; watched (their metadata)
+# so that one deleted or edited by someone else is put back.
 - apiGroups: ["monitoring.coreos.com"]
   resources: ["servicemonitors", "prometheusrules"]
-  verbs: ["create", "patch", "delete"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

@@ -174,6 +174,13 @@ async fn sigterm_fails_readiness_finishes_inflight_request_and_exits_zero() {
             .await
             .unwrap_or_else(|e| panic!("readyz after SIGTERM: {e}"));
         if readyz.status() == 503 {
+            // Draining: the connection is closed after each answer, so that a client's next
+            // request goes to a pod that stays.
+            assert_eq!(
+                readyz.headers().get("connection").map(|v| v.as_bytes()),
+                Some(&b"close"[..]),
+                "a response while draining keeps its connection open"
+            );
             break;
         }
         assert!(
@@ -193,6 +200,11 @@ async fn sigterm_fails_readiness_finishes_inflight_request_and_exits_zero() {
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|e| panic!("in-flight request failed during shutdown: {e}"));
     assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..]),
+        "the in-flight request's answer keeps its connection open"
+    );
     let body: serde_json::Value = response.json().await.unwrap_or_default();
     let text = normalise(body["text"].as_str().unwrap_or_default());
     assert!(text.starts_with(&normalise(EXPECTED)), "{text}");
