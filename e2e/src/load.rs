@@ -122,6 +122,11 @@ impl Load {
         })
     }
 
+    /// Time since the load started (the clock of [`LoadReport::failures`]).
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     /// Stops sending, waits for the requests in flight, and reports.
     pub async fn stop(self) -> Result<LoadReport> {
         let _ = self.stop.send(true);

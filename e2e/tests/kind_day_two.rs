@@ -1,14 +1,19 @@
 //! Day two on kind, under a steady load of real speech sent through a NodePort Service for the
-//! whole run: the WhisperService's server settings and image change, one of two pods is deleted,
-//! and the node of a replica is drained. No request may fail. Each scenario prints a row of
+//! whole run: the WhisperService's server settings and image change, the operator's leader is
+//! killed during a change, one of two pods is deleted, and the node of a replica is drained; no
+//! request may fail. Then a server process is killed:
+//! only requests sent before the Service dropped it may fail. Each scenario prints a row of
 //! docs/day-two.md's table: requests sent, failed, throttled, median and worst latency, against
 //! the same load with nothing happening. `e2e/kind/run.sh` sets the cluster up and runs this.
 
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Api;
+use kube::api::ListParams;
 use serde_json::json;
 use whisper_e2e::chart;
 use whisper_e2e::cluster::{Cluster, Mode};
@@ -16,6 +21,7 @@ use whisper_e2e::in_cluster;
 use whisper_e2e::kind_setup::Setup;
 use whisper_e2e::load::{Load, LoadReport};
 use whisper_e2e::namespace::TestNamespace;
+use whisper_e2e::wait::{self, Check};
 use whisper_e2e::whisperservice::WhisperServiceRef;
 use whisper_e2e::{E2eError, node_port, paths, rollout, speech, tool};
 
@@ -28,6 +34,9 @@ const QUIET: Duration = Duration::from_secs(30);
 /// away always has work on it.
 const CONCURRENCY: usize = 2;
 const SERVICE: &str = "steady";
+/// After a server is killed: the kubelet sees the container die, the pod turns unready, and
+/// kube-proxy drops the endpoint; requests sent to it until then may fail.
+const KILL_SETTLE: Duration = Duration::from_secs(10);
 
 #[tokio::test]
 #[ignore = "needs a kind cluster: e2e/kind/run.sh"]
@@ -47,7 +56,9 @@ async fn rolling_changes_pod_loss_and_a_drain_fail_no_request() {
     let model_url = in_cluster::deploy_model_server(&cluster, &ns.name, &setup.file_name())
         .await
         .expect("model server");
-    let values = chart::values_for(Mode::Kind, &[]);
+    // Two operator replicas: one leads, the other waits for the Lease.
+    let mut values = chart::values_for(Mode::Kind, &[]);
+    values["replicas"] = json!(2);
     let release = chart::install(&cluster, &ns.name, &ns.name, &values)
         .await
         .expect("helm install");
@@ -92,6 +103,43 @@ async fn rolling_changes_pod_loss_and_a_drain_fail_no_request() {
     manifest["spec"]["image"] = json!(alternate);
     let report = during_rollout(&cluster, &ns.name, &url, &wav, || svc.apply(&manifest)).await;
     record("image changed", report);
+
+    // 5. The operator's leader is killed (no grace) as a change is applied: the other replica
+    //    takes the Lease, the change completes, the children are the same objects, the status
+    //    catches up.
+    let lease = release.fullname();
+    let leader = lease_holder(&cluster, &ns.name, &lease).await;
+    let children_before = deployment_uid(&cluster, &ns.name).await;
+    manifest["spec"]["server"]["queue"] = json!(12);
+    let report = during_rollout(&cluster, &ns.name, &url, &wav, || async {
+        svc.apply(&manifest).await?;
+        kubectl(
+            &cluster,
+            &[
+                "delete",
+                "pod",
+                "-n",
+                &ns.name,
+                &leader,
+                "--grace-period=0",
+                "--force",
+            ],
+        )
+        .await
+    })
+    .await;
+    record("operator leader killed during a change", report);
+    svc.wait_condition("Ready", "True", READY_TIMEOUT)
+        .await
+        .expect("the status caught up with the change");
+    let new_leader = lease_holder(&cluster, &ns.name, &lease).await;
+    eprintln!("Lease {lease}: {leader} -> {new_leader}");
+    assert_ne!(new_leader, leader, "the Lease stayed with the killed pod");
+    assert_eq!(
+        deployment_uid(&cluster, &ns.name).await,
+        children_before,
+        "the Deployment was deleted and created again"
+    );
 
     // Two replicas: a disruption budget appears.
     manifest["spec"]["replicas"] = json!(2);
@@ -148,6 +196,48 @@ async fn rolling_changes_pod_loss_and_a_drain_fail_no_request() {
     drained.expect("kubectl drain");
     uncordoned.expect("kubectl uncordon");
 
+    // 3. A server process is killed (SIGKILL): what was on its way to it may fail, and nothing
+    //    once the Service has dropped the endpoint; the kubelet restarts the container.
+    let pods = rollout::settled(&cluster, &ns.name, SERVICE, 2, READY_TIMEOUT)
+        .await
+        .expect("2 replicas");
+    let target = pods[0].metadata.name.clone().expect("pod name");
+    let restarts = server_restarts(&pods[0]);
+    let load = Load::start(&url, &wav, TRANSCRIPT, CONCURRENCY).expect("load");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let killed_at = load.elapsed().as_secs_f64();
+    kill_server_process(&pods[0]).await.expect("SIGKILL");
+    let pod_api: Api<Pod> = Api::namespaced(cluster.client.clone(), &ns.name);
+    wait::until(
+        "the killed server's container to restart in the same pod",
+        READY_TIMEOUT,
+        || async {
+            let pod = pod_api.get(&target).await?;
+            Ok(if server_restarts(&pod) > restarts {
+                Check::Done(())
+            } else {
+                Check::NotYet(format!("{} restarts", server_restarts(&pod)))
+            })
+        },
+    )
+    .await
+    .expect("restarted");
+    rollout::settled(&cluster, &ns.name, SERVICE, 2, READY_TIMEOUT)
+        .await
+        .expect("2 replicas ready after the kill");
+    let report = load.stop().await.expect("load");
+    eprintln!("server killed: {}", report.summary());
+    rows.push(report.row("server process SIGKILLed (2 replicas)"));
+    let late: Vec<&(f64, String)> = report
+        .failures
+        .iter()
+        .filter(|(sent_at, _)| *sent_at > killed_at + KILL_SETTLE.as_secs_f64())
+        .collect();
+    assert!(
+        late.is_empty(),
+        "requests sent more than {KILL_SETTLE:?} after the kill failed: {late:?}"
+    );
+
     eprintln!("| scenario | load for | sent | failed | throttled (429) | median | worst |");
     eprintln!("|---|---|---|---|---|---|---|");
     for row in &rows {
@@ -179,6 +269,69 @@ where
         .await
         .expect("rollout");
     load.stop().await.expect("load")
+}
+
+async fn lease_holder(cluster: &Cluster, namespace: &str, lease: &str) -> String {
+    Api::<Lease>::namespaced(cluster.client.clone(), namespace)
+        .get(lease)
+        .await
+        .expect("the operator's Lease")
+        .spec
+        .and_then(|s| s.holder_identity)
+        .expect("a holder")
+}
+
+/// The uid of the service's one Deployment (there must be exactly one).
+async fn deployment_uid(cluster: &Cluster, namespace: &str) -> String {
+    let list = Api::<Deployment>::namespaced(cluster.client.clone(), namespace)
+        .list(&ListParams::default().labels(&format!("whisper-operator.io/service={SERVICE}")))
+        .await
+        .expect("list Deployments");
+    assert_eq!(list.items.len(), 1, "one Deployment for the service");
+    list.items[0].metadata.uid.clone().expect("uid")
+}
+
+fn server_restarts(pod: &Pod) -> i32 {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c.iter().find(|c| c.name == "whisper-server"))
+        .map(|c| c.restart_count)
+        .unwrap_or(0)
+}
+
+/// SIGKILL to the pod's whisper-server process, from its kind node (a container of the same
+/// name): the container runtime gives the process's PID.
+async fn kill_server_process(pod: &Pod) -> Result<String, E2eError> {
+    let container = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c.iter().find(|c| c.name == "whisper-server"))
+        .and_then(|c| c.container_id.clone())
+        .ok_or_else(|| E2eError::Unexpected("the server container has no ID".into()))?;
+    let id = container.rsplit("://").next().unwrap_or(&container);
+    let script = format!(
+        "kill -KILL \"$(crictl inspect --output go-template --template '{{{{.info.pid}}}}' {id})\""
+    );
+    let node = node_of(pod);
+    let output = tokio::process::Command::new("docker")
+        .args(["exec", &node, "sh", "-c", &script])
+        .output()
+        .await
+        .map_err(|source| E2eError::Spawn {
+            command: format!("docker exec {node} sh -c {script:?}"),
+            source,
+        })?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(E2eError::Command {
+            command: format!("docker exec {node} sh -c {script:?}"),
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
 }
 
 fn node_of(pod: &Pod) -> String {
