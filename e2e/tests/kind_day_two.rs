@@ -1,16 +1,16 @@
 //! Day two on kind, under a steady load of real speech sent through a NodePort Service for the
 //! whole run: the WhisperService's server settings and image change, the operator's leader is
-//! killed during a change, one of two pods is deleted, and the node of a replica is drained; no
-//! request may fail. Then a server process is killed:
-//! only requests sent before the Service dropped it may fail. Each scenario prints a row of
-//! docs/day-two.md's table: requests sent, failed, throttled, median and worst latency, against
+//! killed during a change, one of two pods is deleted, the node of a replica is drained, and the
+//! API server is stopped for 30 s; no request may fail, and the operator follows a change made
+//! after the outage. A server process killed with SIGKILL may fail only the requests sent before
+//! the Service dropped it. Each scenario prints a row of docs/day-two.md's table: requests sent, failed, throttled, median and worst latency, against
 //! the same load with nothing happening. `e2e/kind/run.sh` sets the cluster up and runs this.
 
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Api;
 use kube::api::ListParams;
@@ -37,6 +37,9 @@ const SERVICE: &str = "steady";
 /// After a server is killed: the kubelet sees the container die, the pod turns unready, and
 /// kube-proxy drops the endpoint; requests sent to it until then may fail.
 const KILL_SETTLE: Duration = Duration::from_secs(10);
+const OUTAGE: Duration = Duration::from_secs(30);
+/// kubeadm's static pod manifest of the API server on a kind control-plane node.
+const APISERVER_MANIFEST: &str = "/etc/kubernetes/manifests/kube-apiserver.yaml";
 
 #[tokio::test]
 #[ignore = "needs a kind cluster: e2e/kind/run.sh"]
@@ -74,20 +77,12 @@ async fn rolling_changes_pod_loss_and_a_drain_fail_no_request() {
     let url = node_port::expose(&cluster, &ns.name, SERVICE)
         .await
         .expect("NodePort");
-    let mut rows = Vec::new();
-    let mut failed = Vec::new();
-    let mut record = |scenario: &str, report: LoadReport| {
-        eprintln!("{scenario}: {}", report.summary());
-        rows.push(report.row(scenario));
-        if !report.failures.is_empty() {
-            failed.push(format!("{scenario}: {}", report.summary()));
-        }
-    };
+    let mut table = Table::default();
 
     // Nothing happening: the baseline.
     let load = Load::start(&url, &wav, TRANSCRIPT, CONCURRENCY).expect("load");
     tokio::time::sleep(QUIET).await;
-    record(
+    table.record(
         "nothing happens (1 replica)",
         load.stop().await.expect("load"),
     );
@@ -95,14 +90,14 @@ async fn rolling_changes_pod_loss_and_a_drain_fail_no_request() {
     // 1. A server setting changes: a new pod is started, and the old one retired once it is ready.
     manifest["spec"]["server"]["queue"] = json!(16);
     let report = during_rollout(&cluster, &ns.name, &url, &wav, || svc.apply(&manifest)).await;
-    record("server setting changed", report);
+    table.record("server setting changed", report);
 
     // 1. The image changes (the same build under another tag).
     let alternate = std::env::var("WHISPER_E2E_SERVER_IMAGE_ALTERNATE")
         .expect("WHISPER_E2E_SERVER_IMAGE_ALTERNATE is set by e2e/kind/run.sh");
     manifest["spec"]["image"] = json!(alternate);
     let report = during_rollout(&cluster, &ns.name, &url, &wav, || svc.apply(&manifest)).await;
-    record("image changed", report);
+    table.record("image changed", report);
 
     // 5. The operator's leader is killed (no grace) as a change is applied: the other replica
     //    takes the Lease, the change completes, the children are the same objects, the status
@@ -128,7 +123,7 @@ async fn rolling_changes_pod_loss_and_a_drain_fail_no_request() {
         .await
     })
     .await;
-    record("operator leader killed during a change", report);
+    table.record("operator leader killed during a change", report);
     svc.wait_condition("Ready", "True", READY_TIMEOUT)
         .await
         .expect("the status caught up with the change");
@@ -161,7 +156,7 @@ async fn rolling_changes_pod_loss_and_a_drain_fail_no_request() {
     rollout::settled(&cluster, &ns.name, SERVICE, 2, READY_TIMEOUT)
         .await
         .expect("replaced");
-    record("pod deleted (2 replicas)", load.stop().await.expect("load"));
+    table.record("pod deleted (2 replicas)", load.stop().await.expect("load"));
 
     // 4. The node of a replica is drained (its server pods: the rest of the cluster is shared).
     let pods = rollout::settled(&cluster, &ns.name, SERVICE, 2, READY_TIMEOUT)
@@ -189,7 +184,7 @@ async fn rolling_changes_pod_loss_and_a_drain_fail_no_request() {
     rollout::settled(&cluster, &ns.name, SERVICE, 2, READY_TIMEOUT)
         .await
         .expect("2 replicas again after the drain");
-    record(
+    table.record(
         &format!("node {node} drained (2 replicas)"),
         load.stop().await.expect("load"),
     );
@@ -226,8 +221,7 @@ async fn rolling_changes_pod_loss_and_a_drain_fail_no_request() {
         .await
         .expect("2 replicas ready after the kill");
     let report = load.stop().await.expect("load");
-    eprintln!("server killed: {}", report.summary());
-    rows.push(report.row("server process SIGKILLed (2 replicas)"));
+    table.record_allowing_failures("server process SIGKILLed (2 replicas)", &report);
     let late: Vec<&(f64, String)> = report
         .failures
         .iter()
@@ -238,13 +232,83 @@ async fn rolling_changes_pod_loss_and_a_drain_fail_no_request() {
         "requests sent more than {KILL_SETTLE:?} after the kill failed: {late:?}"
     );
 
-    eprintln!("| scenario | load for | sent | failed | throttled (429) | median | worst |");
-    eprintln!("|---|---|---|---|---|---|---|");
-    for row in &rows {
-        eprintln!("{row}");
-    }
-    assert!(failed.is_empty(), "requests failed: {failed:#?}");
+    // 6. The API server is unreachable for 30 s (its static pod's manifest moved away from the
+    //    control plane's kubelet): the server pods keep serving; afterwards the operator follows
+    //    a change again.
+    let control_plane = control_plane_node(&cluster).await;
+    let load = Load::start(&url, &wav, TRANSCRIPT, CONCURRENCY).expect("load");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    docker_exec(&control_plane, &format!("mv {APISERVER_MANIFEST} /root/"))
+        .await
+        .expect("stop the API server");
+    api_server_answers(&cluster, false).await;
+    tokio::time::sleep(OUTAGE).await;
+    docker_exec(
+        &control_plane,
+        &format!("mv /root/kube-apiserver.yaml {APISERVER_MANIFEST}"),
+    )
+    .await
+    .expect("start the API server");
+    api_server_answers(&cluster, true).await;
+    table.record(
+        "API server unreachable for 30 s (2 replicas)",
+        load.stop().await.expect("load"),
+    );
+    // Back to one replica: a change that needs no room for a surge pod (two server pods fill
+    // the kind nodes).
+    manifest["spec"]["replicas"] = json!(1);
+    let before = rollout::generation(&cluster, &ns.name, SERVICE)
+        .await
+        .expect("generation");
+    svc.apply(&manifest)
+        .await
+        .expect("a change after the outage");
+    rollout::finished_after(&cluster, &ns.name, SERVICE, before, ROLLOUT_TIMEOUT)
+        .await
+        .expect("the operator applied a change made after the outage");
+    svc.wait_condition("Ready", "True", READY_TIMEOUT)
+        .await
+        .expect("the status caught up after the outage");
+
+    table.print();
+    assert!(
+        table.failed.is_empty(),
+        "requests failed: {:#?}",
+        table.failed
+    );
     release.uninstall(&cluster).await.expect("helm uninstall");
+}
+
+/// The scenarios' rows, and those in which a request failed that must not have.
+#[derive(Default)]
+struct Table {
+    rows: Vec<String>,
+    failed: Vec<String>,
+}
+
+impl Table {
+    /// A scenario in which no request may fail.
+    fn record(&mut self, scenario: &str, report: LoadReport) {
+        if !report.failures.is_empty() {
+            self.failed
+                .push(format!("{scenario}: {}", report.summary()));
+        }
+        self.record_allowing_failures(scenario, &report);
+    }
+
+    /// A scenario that judges its failures itself.
+    fn record_allowing_failures(&mut self, scenario: &str, report: &LoadReport) {
+        eprintln!("{scenario}: {}", report.summary());
+        self.rows.push(report.row(scenario));
+    }
+
+    fn print(&self) {
+        eprintln!("| scenario | load for | sent | failed | throttled (429) | median | worst |");
+        eprintln!("|---|---|---|---|---|---|---|");
+        for row in &self.rows {
+            eprintln!("{row}");
+        }
+    }
 }
 
 /// Keeps the load up from a few seconds before `change` until the rollout it causes is over.
@@ -314,24 +378,59 @@ async fn kill_server_process(pod: &Pod) -> Result<String, E2eError> {
     let script = format!(
         "kill -KILL \"$(crictl inspect --output go-template --template '{{{{.info.pid}}}}' {id})\""
     );
-    let node = node_of(pod);
+    docker_exec(&node_of(pod), &script).await
+}
+
+/// `sh -c SCRIPT` on a kind node (a Docker container named after the node).
+async fn docker_exec(node: &str, script: &str) -> Result<String, E2eError> {
+    let command = format!("docker exec {node} sh -c {script:?}");
     let output = tokio::process::Command::new("docker")
-        .args(["exec", &node, "sh", "-c", &script])
+        .args(["exec", node, "sh", "-c", script])
         .output()
         .await
         .map_err(|source| E2eError::Spawn {
-            command: format!("docker exec {node} sh -c {script:?}"),
+            command: command.clone(),
             source,
         })?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
         Err(E2eError::Command {
-            command: format!("docker exec {node} sh -c {script:?}"),
+            command,
             status: output.status.to_string(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         })
     }
+}
+
+async fn control_plane_node(cluster: &Cluster) -> String {
+    Api::<Node>::all(cluster.client.clone())
+        .list(&ListParams::default().labels("node-role.kubernetes.io/control-plane"))
+        .await
+        .expect("list nodes")
+        .items
+        .first()
+        .and_then(|n| n.metadata.name.clone())
+        .expect("a control-plane node")
+}
+
+/// Waits until the API server answers (`up`) or stops answering.
+async fn api_server_answers(cluster: &Cluster, up: bool) {
+    let what = if up { "answer again" } else { "stop answering" };
+    wait::until(
+        &format!("the API server to {what}"),
+        Duration::from_secs(180),
+        || async {
+            let answers = cluster.client.apiserver_version().await.is_ok();
+            Ok(if answers == up {
+                Check::Done(())
+            } else {
+                Check::NotYet(format!("answering: {answers}"))
+            })
+        },
+    )
+    .await
+    .expect("API server");
 }
 
 fn node_of(pod: &Pod) -> String {

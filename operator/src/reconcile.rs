@@ -20,7 +20,7 @@ use crate::{
     context::Context,
     error::{Error, Result},
     finalizer, labels,
-    status::{self, Observed},
+    status::{self, DeploymentProgress, Observed},
     validate,
 };
 
@@ -44,7 +44,7 @@ pub async fn reconcile(ws: Arc<WhisperService>, ctx: Arc<Context>) -> Result<Act
         Ok(applied) => applied,
         Err(error) => return Err(apply_failed(&ctx, &ws, &owner, error).await),
     };
-    let pods = pods_if_missing(&ctx, &ws, &owner, &applied).await?;
+    let pods = pods_if_unfinished(&ctx, &ws, &owner, &applied).await?;
     report(
         &ctx,
         &ws,
@@ -75,19 +75,19 @@ pub(crate) fn spread(resync: Duration, ws: &WhisperService) -> Duration {
     resync.mul_f64(0.9 + 0.2 * unit)
 }
 
-/// The server pods, read only when replicas are missing and the pod watch saw one with something
-/// to explain (unschedulable, a failed model download, a crash loop).
-async fn pods_if_missing(
+/// The server pods, read only while a rollout is unfinished (replicas missing, or a new pod not
+/// up yet) and the pod watch saw one with something to explain (unschedulable, a failed model
+/// download, a crash loop).
+async fn pods_if_unfinished(
     ctx: &Context,
     ws: &WhisperService,
     owner: &Owner,
     applied: &Applied,
 ) -> Result<Vec<Pod>> {
-    let status = applied.deployment.status.as_ref();
-    let ready = status.and_then(|s| s.ready_replicas).unwrap_or(0);
+    let rolled_out = DeploymentProgress::of(&applied.deployment, ws.spec.replicas).rolled_out;
     // A pod that has nothing to explain (none yet, pending, starting) adds nothing to the
     // status; the pod watch wakes the service when one has.
-    if ready >= ws.spec.replicas || !ctx.pod_board.has_news(&owner.namespace, &owner.name) {
+    if rolled_out || !ctx.pod_board.has_news(&owner.namespace, &owner.name) {
         return Ok(Vec::new());
     }
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &owner.namespace);

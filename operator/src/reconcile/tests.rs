@@ -463,6 +463,47 @@ async fn missing_replicas_whose_pods_have_nothing_to_explain_cost_no_pod_list() 
     finish(ctx, api).await;
 }
 
+#[tokio::test]
+async fn a_rollout_stuck_on_a_new_pod_is_explained_though_every_replica_is_ready() {
+    let (ctx, api) = context();
+    let ws = service(
+        "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}, dashboard: {enabled: false}}",
+    );
+    let stored = ws.clone();
+    pod_watch_saw(&ctx, 1);
+    let (result, api) = run(&ctx, api, &ws, |mut api| async move {
+        // The old pod ready, the surge pod of the new template not scheduled.
+        api.expect("PATCH", DEPLOYMENT, 200, |body| {
+            let mut d = body.clone();
+            d["metadata"]["generation"] = json!(2);
+            d["status"] = json!({"observedGeneration": 2, "replicas": 2,
+                "updatedReplicas": 1, "readyReplicas": 1});
+            d
+        })
+        .await;
+        api.expect("PATCH", SERVICE, 200, echo).await;
+        api.expect("DELETE", HPA, 404, not_found).await;
+        api.expect("DELETE", PDB, 404, not_found).await;
+        api.expect("DELETE", DASHBOARD, 404, not_found).await;
+        api.expect("GET", "/apis", 200, api_groups(false)).await;
+        api.expect("GET", "/api/v1/namespaces/ns/pods", 200, |_| {
+            json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [{
+                "metadata": {"name": "svc-2"},
+                "status": {"conditions": [{"type": "PodScheduled", "status": "False",
+                    "reason": "Unschedulable", "message": "0/2 nodes are available: 2 Insufficient cpu."}]}
+            }]})
+        })
+        .await;
+        let status = api.expect_status(&stored).await;
+        assert_eq!(condition(&status, "Ready")["reason"], "Unschedulable");
+        api.expect_event("Warning", "Unschedulable").await;
+        api
+    })
+    .await;
+    assert_eq!(result.expect("reconcile succeeds"), resync(&ws));
+    finish(ctx, api).await;
+}
+
 const REMOTE_DASHBOARD: &str = "/api/v1/namespaces/grafana/configmaps/ns-svc-dashboard";
 
 fn remote_dashboard_service() -> WhisperService {
