@@ -109,6 +109,22 @@ impl ApiServer {
             .await
     }
 
+    /// The pods read (one that cannot be scheduled), then the status and Event saying so.
+    async fn expect_unschedulable_pod_explained(&mut self, ws: &WhisperService) {
+        self.expect("GET", "/api/v1/namespaces/ns/pods", 200, |_| {
+            json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [{
+                "metadata": {"name": "svc-1"},
+                "status": {"conditions": [{"type": "PodScheduled", "status": "False",
+                    "reason": "Unschedulable", "message": "0/1 nodes are available: 1 Insufficient cpu."}]}
+            }]})
+        })
+        .await;
+        let status = self.expect_status(ws).await;
+        assert_eq!(condition(&status, "Ready")["reason"], "Unschedulable");
+        assert_eq!(condition(&status, "Degraded")["reason"], "Unschedulable");
+        self.expect_event("Warning", "Unschedulable").await;
+    }
+
     /// An Event of `type_` with `reason`.
     async fn expect_event(&mut self, type_: &str, reason: &str) {
         let event = self.expect("POST", EVENTS, 201, echo).await;
@@ -421,18 +437,7 @@ async fn missing_replicas_are_explained_by_the_pods_and_no_timer_is_set_for_them
         api.expect_workload(0).await;
         api.expect("DELETE", DASHBOARD, 404, not_found).await;
         api.expect("GET", "/apis", 200, api_groups(false)).await;
-        api.expect("GET", "/api/v1/namespaces/ns/pods", 200, |_| {
-            json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [{
-                "metadata": {"name": "svc-1"},
-                "status": {"conditions": [{"type": "PodScheduled", "status": "False",
-                    "reason": "Unschedulable", "message": "0/1 nodes are available: 1 Insufficient cpu."}]}
-            }]})
-        })
-        .await;
-        let status = api.expect_status(&stored).await;
-        assert_eq!(condition(&status, "Ready")["reason"], "Unschedulable");
-        assert_eq!(condition(&status, "Degraded")["reason"], "Unschedulable");
-        api.expect_event("Warning", "Unschedulable").await;
+        api.expect_unschedulable_pod_explained(&stored).await;
         api
     })
     .await;
@@ -486,17 +491,7 @@ async fn a_rollout_stuck_on_a_new_pod_is_explained_though_every_replica_is_ready
         api.expect("DELETE", PDB, 404, not_found).await;
         api.expect("DELETE", DASHBOARD, 404, not_found).await;
         api.expect("GET", "/apis", 200, api_groups(false)).await;
-        api.expect("GET", "/api/v1/namespaces/ns/pods", 200, |_| {
-            json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [{
-                "metadata": {"name": "svc-2"},
-                "status": {"conditions": [{"type": "PodScheduled", "status": "False",
-                    "reason": "Unschedulable", "message": "0/2 nodes are available: 2 Insufficient cpu."}]}
-            }]})
-        })
-        .await;
-        let status = api.expect_status(&stored).await;
-        assert_eq!(condition(&status, "Ready")["reason"], "Unschedulable");
-        api.expect_event("Warning", "Unschedulable").await;
+        api.expect_unschedulable_pod_explained(&stored).await;
         api
     })
     .await;
