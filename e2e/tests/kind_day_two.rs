@@ -43,7 +43,7 @@ const APISERVER_MANIFEST: &str = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 
 #[tokio::test]
 #[ignore = "needs a kind cluster: e2e/kind/run.sh"]
-async fn rolling_changes_pod_loss_and_a_drain_fail_no_request() {
+async fn day_two_under_load_loses_no_request() {
     let cluster = match Cluster::from_env().await {
         Ok(c) if c.mode == Mode::Kind => c,
         Ok(_) => {
