@@ -83,6 +83,36 @@ where
     }
 }
 
+/// A child kind of which only the metadata matters (its deletion, someone else's edit): watched
+/// as metadata, filtered through the ledger.
+fn metadata_changes<K>(
+    client: &Client,
+    namespace: Option<&str>,
+    managed: &watcher::Config,
+    ledger: &Arc<wake::Ledger>,
+    kind: &'static str,
+) -> impl futures::Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + use<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    PartialObjectMeta<K>:
+        kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    wake::child_changes(
+        watcher(
+            api_for::<PartialObjectMeta<K>>(client, namespace),
+            managed.clone(),
+        ),
+        ledger.clone(),
+        kind,
+        quiet,
+    )
+}
+
 async fn run_scope(
     client: Client,
     namespace: Option<String>,
@@ -116,41 +146,29 @@ async fn run_scope(
             "Deployment",
             wake::signal::deployment,
         ))
-        .owns_stream(wake::child_changes(
-            watcher(
-                api_for::<PartialObjectMeta<Service>>(&client, ns),
-                managed.clone(),
-            ),
-            ledger.clone(),
-            "Service",
-            quiet,
+        .owns_stream(metadata_changes::<Service>(
+            &client, ns, &managed, ledger, "Service",
         ))
-        .owns_stream(wake::child_changes(
-            watcher(
-                api_for::<PartialObjectMeta<HorizontalPodAutoscaler>>(&client, ns),
-                managed.clone(),
-            ),
-            ledger.clone(),
+        .owns_stream(metadata_changes::<HorizontalPodAutoscaler>(
+            &client,
+            ns,
+            &managed,
+            ledger,
             "HorizontalPodAutoscaler",
-            quiet,
         ))
-        .owns_stream(wake::child_changes(
-            watcher(
-                api_for::<PartialObjectMeta<PodDisruptionBudget>>(&client, ns),
-                managed.clone(),
-            ),
-            ledger.clone(),
+        .owns_stream(metadata_changes::<PodDisruptionBudget>(
+            &client,
+            ns,
+            &managed,
+            ledger,
             "PodDisruptionBudget",
-            quiet,
         ))
-        .owns_stream(wake::child_changes(
-            watcher(
-                api_for::<PartialObjectMeta<ConfigMap>>(&client, ns),
-                managed.clone(),
-            ),
-            ledger.clone(),
+        .owns_stream(metadata_changes::<ConfigMap>(
+            &client,
+            ns,
+            &managed,
+            ledger,
             "ConfigMap",
-            quiet,
         ))
         // Pods explain a stuck rollout (unschedulable, downloading, crash-looping); their owner
         // is the ReplicaSet, so they are mapped back to the service through its label.
