@@ -6,6 +6,48 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::cluster::{Cluster, Mode};
+use crate::in_cluster;
+use crate::namespace::TestNamespace;
+
+/// What every kind test starts from: the cluster, what `run.sh` set up, a fresh namespace, and
+/// the model server in it.
+pub struct KindTest {
+    pub cluster: Cluster,
+    pub setup: Setup,
+    pub ns: TestNamespace,
+    /// The in-cluster URL of the model file.
+    pub model_url: String,
+}
+
+impl KindTest {
+    /// `None` (the test is skipped, saying so) unless `WHISPER_E2E_MODE=kind`: real pods need
+    /// kind.
+    pub async fn start(namespace_prefix: &str) -> Option<KindTest> {
+        let cluster = match Cluster::from_env().await {
+            Ok(c) if c.mode == Mode::Kind => c,
+            Ok(_) => {
+                eprintln!("skipped: real pods need WHISPER_E2E_MODE=kind (e2e/kind/run.sh)");
+                return None;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let setup = Setup::from_env();
+        let ns = TestNamespace::create(&cluster, namespace_prefix)
+            .await
+            .expect("namespace");
+        let model_url = in_cluster::deploy_model_server(&cluster, &ns.name, &setup.file_name())
+            .await
+            .expect("model server");
+        Some(KindTest {
+            cluster,
+            setup,
+            ns,
+            model_url,
+        })
+    }
+}
+
 fn env(name: &'static str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run e2e/kind/run.sh"))
 }

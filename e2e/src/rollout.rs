@@ -87,7 +87,8 @@ pub async fn settled(
     .await
 }
 
-fn is_ready(pod: &Pod) -> bool {
+/// Ready, and not on its way out.
+pub fn is_ready(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_none()
         && pod
             .status

@@ -2,9 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use tokio::process::Command;
-
-use crate::error::{E2eError, Result};
+use crate::error::Result;
+use crate::tool;
 
 /// What the speech says.
 pub const TEXT: &str = "Hello world. The quick brown fox jumps over the lazy dog.";
@@ -15,34 +14,17 @@ pub async fn synthesize(dir: &Path) -> Result<PathBuf> {
     let wav = dir.join("speech.wav");
     let raw_s = raw.display().to_string();
     let wav_s = wav.display().to_string();
-    run("flite", &["-voice", "rms", "-t", TEXT, "-o", &raw_s]).await?;
-    run(
-        "sox",
-        &[&raw_s, "-r", "16000", "-c", "1", "-b", "16", &wav_s],
+    tool::run_local(
+        Path::new("flite"),
+        ["-voice", "rms", "-t", TEXT, "-o", &raw_s],
+    )
+    .await?;
+    tool::run_local(
+        Path::new("sox"),
+        [&raw_s, "-r", "16000", "-c", "1", "-b", "16", &wav_s],
     )
     .await?;
     Ok(wav)
-}
-
-async fn run(program: &str, args: &[&str]) -> Result<()> {
-    let command = format!("{program} {}", args.join(" "));
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .await
-        .map_err(|source| E2eError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(E2eError::Command {
-            command,
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
-    }
 }
 
 /// Lowercase letters and spaces only, so punctuation and case choices do not matter.

@@ -1,4 +1,4 @@
-//! Running helm and kubectl as a user would, with errors that show their stderr.
+//! Running helm, kubectl and other tools as a user would, with errors that show their stderr.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -14,24 +14,42 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    let mut command = Command::new(program);
+    command.env("KUBECONFIG", kubeconfig);
+    stdout_of(command, program, args).await
+}
+
+/// [`run`] for a program that needs no cluster (docker, flite, sox).
+pub async fn run_local<I, S>(program: &Path, args: I) -> Result<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    stdout_of(Command::new(program), program, args).await
+}
+
+async fn stdout_of<I, S>(mut command: Command, program: &Path, args: I) -> Result<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let args: Vec<_> = args
         .into_iter()
         .map(|a| a.as_ref().to_os_string())
         .collect();
-    let command = describe(program, &args);
-    let output = Command::new(program)
+    let described = describe(program, &args);
+    let output = command
         .args(&args)
-        .env("KUBECONFIG", kubeconfig)
         .kill_on_drop(true)
         .output()
         .await
         .map_err(|source| E2eError::Spawn {
-            command: command.clone(),
+            command: described.clone(),
             source,
         })?;
     if !output.status.success() {
         return Err(E2eError::Command {
-            command,
+            command: described,
             status: output.status.to_string(),
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
         });

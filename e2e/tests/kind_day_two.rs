@@ -6,28 +6,30 @@
 //! the Service dropped it. Each scenario prints a row of docs/day-two.md's table: requests sent, failed, throttled, median and worst latency, against
 //! the same load with nothing happening. `e2e/kind/run.sh` sets the cluster up and runs this.
 
+use std::future::Future;
+use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Api;
 use kube::api::ListParams;
 use serde_json::json;
 use whisper_e2e::chart;
 use whisper_e2e::cluster::{Cluster, Mode};
-use whisper_e2e::in_cluster;
-use whisper_e2e::kind_setup::Setup;
+use whisper_e2e::kind_setup::KindTest;
 use whisper_e2e::load::{Load, LoadReport};
-use whisper_e2e::namespace::TestNamespace;
 use whisper_e2e::wait::{self, Check};
 use whisper_e2e::whisperservice::WhisperServiceRef;
 use whisper_e2e::{E2eError, node_port, paths, rollout, speech, tool};
+use whisper_operator::build::SERVER_CONTAINER;
 
-const TRANSCRIPT: &str = "Hello world, the quick brown fox jumps over the lazy dog.";
 const READY_TIMEOUT: Duration = Duration::from_secs(300);
 const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long the load runs before a scenario starts.
+const LEAD_IN: Duration = Duration::from_secs(5);
 /// How long the load runs with nothing happening: the baseline row.
 const QUIET: Duration = Duration::from_secs(30);
 /// Requests in flight at once: the server's one slot busy and one waiting, so a pod that goes
@@ -44,21 +46,15 @@ const APISERVER_MANIFEST: &str = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 #[tokio::test]
 #[ignore = "needs a kind cluster: e2e/kind/run.sh"]
 async fn day_two_under_load_loses_no_request() {
-    let cluster = match Cluster::from_env().await {
-        Ok(c) if c.mode == Mode::Kind => c,
-        Ok(_) => {
-            eprintln!("skipped: real pods need WHISPER_E2E_MODE=kind (e2e/kind/run.sh)");
-            return;
-        }
-        Err(e) => panic!("{e}"),
+    let Some(KindTest {
+        cluster,
+        setup,
+        ns,
+        model_url,
+    }) = KindTest::start("ws-day-two").await
+    else {
+        return;
     };
-    let setup = Setup::from_env();
-    let ns = TestNamespace::create(&cluster, "ws-day-two")
-        .await
-        .expect("namespace");
-    let model_url = in_cluster::deploy_model_server(&cluster, &ns.name, &setup.file_name())
-        .await
-        .expect("model server");
     // Two operator replicas: one leads, the other waits for the Lease.
     let mut values = chart::values_for(Mode::Kind, &[]);
     values["replicas"] = json!(2);
@@ -80,12 +76,8 @@ async fn day_two_under_load_loses_no_request() {
     let mut table = Table::default();
 
     // Nothing happening: the baseline.
-    let load = Load::start(&url, &wav, TRANSCRIPT, CONCURRENCY).expect("load");
-    tokio::time::sleep(QUIET).await;
-    table.record(
-        "nothing happens (1 replica)",
-        load.stop().await.expect("load"),
-    );
+    let (report, ()) = under_load(&url, &wav, tokio::time::sleep(QUIET)).await;
+    table.record("nothing happens (1 replica)", report);
 
     // 1. A server setting changes: a new pod is started, and the old one retired once it is ready.
     manifest["spec"]["server"]["queue"] = json!(16);
@@ -147,47 +139,47 @@ async fn day_two_under_load_loses_no_request() {
     eprintln!("PodDisruptionBudget: {:?}", budget.spec);
 
     // 2. One of the two pods is deleted.
-    let load = Load::start(&url, &wav, TRANSCRIPT, CONCURRENCY).expect("load");
-    tokio::time::sleep(Duration::from_secs(5)).await;
     let victim = pods[0].metadata.name.clone().expect("pod name");
-    kubectl(&cluster, &["delete", "pod", "-n", &ns.name, &victim])
-        .await
-        .expect("kubectl delete pod");
-    rollout::settled(&cluster, &ns.name, SERVICE, 2, READY_TIMEOUT)
-        .await
-        .expect("replaced");
-    table.record("pod deleted (2 replicas)", load.stop().await.expect("load"));
+    let (report, ()) = under_load(&url, &wav, async {
+        kubectl(&cluster, &["delete", "pod", "-n", &ns.name, &victim])
+            .await
+            .expect("kubectl delete pod");
+        rollout::settled(&cluster, &ns.name, SERVICE, 2, READY_TIMEOUT)
+            .await
+            .expect("replaced");
+    })
+    .await;
+    table.record("pod deleted (2 replicas)", report);
 
     // 4. The node of a replica is drained (its server pods: the rest of the cluster is shared).
     let pods = rollout::settled(&cluster, &ns.name, SERVICE, 2, READY_TIMEOUT)
         .await
         .expect("2 replicas");
     let node = node_of(&pods[0]);
-    let load = Load::start(&url, &wav, TRANSCRIPT, CONCURRENCY).expect("load");
-    tokio::time::sleep(Duration::from_secs(5)).await;
     let selector = format!("whisper-operator.io/service={SERVICE}");
-    let drained = kubectl(
-        &cluster,
-        &[
-            "drain",
-            &node,
-            "--pod-selector",
-            &selector,
-            "--ignore-daemonsets",
-            "--delete-emptydir-data",
-            "--timeout=240s",
-        ],
-    )
+    let (report, (drained, uncordoned)) = under_load(&url, &wav, async {
+        let drained = kubectl(
+            &cluster,
+            &[
+                "drain",
+                &node,
+                "--pod-selector",
+                &selector,
+                "--ignore-daemonsets",
+                "--delete-emptydir-data",
+                "--timeout=240s",
+            ],
+        )
+        .await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let uncordoned = kubectl(&cluster, &["uncordon", &node]).await;
+        rollout::settled(&cluster, &ns.name, SERVICE, 2, READY_TIMEOUT)
+            .await
+            .expect("2 replicas again after the drain");
+        (drained, uncordoned)
+    })
     .await;
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let uncordoned = kubectl(&cluster, &["uncordon", &node]).await;
-    rollout::settled(&cluster, &ns.name, SERVICE, 2, READY_TIMEOUT)
-        .await
-        .expect("2 replicas again after the drain");
-    table.record(
-        &format!("node {node} drained (2 replicas)"),
-        load.stop().await.expect("load"),
-    );
+    table.record(&format!("node {node} drained (2 replicas)"), report);
     drained.expect("kubectl drain");
     uncordoned.expect("kubectl uncordon");
 
@@ -198,29 +190,30 @@ async fn day_two_under_load_loses_no_request() {
         .expect("2 replicas");
     let target = pods[0].metadata.name.clone().expect("pod name");
     let restarts = server_restarts(&pods[0]);
-    let load = Load::start(&url, &wav, TRANSCRIPT, CONCURRENCY).expect("load");
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let killed_at = load.elapsed().as_secs_f64();
-    kill_server_process(&pods[0]).await.expect("SIGKILL");
     let pod_api: Api<Pod> = Api::namespaced(cluster.client.clone(), &ns.name);
-    wait::until(
-        "the killed server's container to restart in the same pod",
-        READY_TIMEOUT,
-        || async {
-            let pod = pod_api.get(&target).await?;
-            Ok(if server_restarts(&pod) > restarts {
-                Check::Done(())
-            } else {
-                Check::NotYet(format!("{} restarts", server_restarts(&pod)))
-            })
-        },
-    )
-    .await
-    .expect("restarted");
-    rollout::settled(&cluster, &ns.name, SERVICE, 2, READY_TIMEOUT)
+    let (report, ()) = under_load(&url, &wav, async {
+        kill_server_process(&pods[0]).await.expect("SIGKILL");
+        wait::until(
+            "the killed server's container to restart in the same pod",
+            READY_TIMEOUT,
+            || async {
+                let pod = pod_api.get(&target).await?;
+                Ok(if server_restarts(&pod) > restarts {
+                    Check::Done(())
+                } else {
+                    Check::NotYet(format!("{} restarts", server_restarts(&pod)))
+                })
+            },
+        )
         .await
-        .expect("2 replicas ready after the kill");
-    let report = load.stop().await.expect("load");
+        .expect("restarted");
+        rollout::settled(&cluster, &ns.name, SERVICE, 2, READY_TIMEOUT)
+            .await
+            .expect("2 replicas ready after the kill");
+    })
+    .await;
+    // The kill is issued as the lead-in ends.
+    let killed_at = LEAD_IN.as_secs_f64();
     table.record_allowing_failures("server process SIGKILLed (2 replicas)", &report);
     let late: Vec<&(f64, String)> = report
         .failures
@@ -236,24 +229,22 @@ async fn day_two_under_load_loses_no_request() {
     //    control plane's kubelet): the server pods keep serving; afterwards the operator follows
     //    a change again.
     let control_plane = control_plane_node(&cluster).await;
-    let load = Load::start(&url, &wav, TRANSCRIPT, CONCURRENCY).expect("load");
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    docker_exec(&control_plane, &format!("mv {APISERVER_MANIFEST} /root/"))
+    let (report, ()) = under_load(&url, &wav, async {
+        docker_exec(&control_plane, &format!("mv {APISERVER_MANIFEST} /root/"))
+            .await
+            .expect("stop the API server");
+        api_server_answers(&cluster, false).await;
+        tokio::time::sleep(OUTAGE).await;
+        docker_exec(
+            &control_plane,
+            &format!("mv /root/kube-apiserver.yaml {APISERVER_MANIFEST}"),
+        )
         .await
-        .expect("stop the API server");
-    api_server_answers(&cluster, false).await;
-    tokio::time::sleep(OUTAGE).await;
-    docker_exec(
-        &control_plane,
-        &format!("mv /root/kube-apiserver.yaml {APISERVER_MANIFEST}"),
-    )
-    .await
-    .expect("start the API server");
-    api_server_answers(&cluster, true).await;
-    table.record(
-        "API server unreachable for 30 s (2 replicas)",
-        load.stop().await.expect("load"),
-    );
+        .expect("start the API server");
+        api_server_answers(&cluster, true).await;
+    })
+    .await;
+    table.record("API server unreachable for 30 s (2 replicas)", report);
     // Back to one replica: a change that needs no room for a surge pod (two server pods fill
     // the kind nodes).
     manifest["spec"]["replicas"] = json!(1);
@@ -311,28 +302,41 @@ impl Table {
     }
 }
 
-/// Keeps the load up from a few seconds before `change` until the rollout it causes is over.
-async fn during_rollout<F, Fut, T>(
+/// Starts the load, lets it run for [`LEAD_IN`] so that `scenario` begins mid-stream, runs
+/// `scenario` to its end, stops the load, and returns what the load saw and what `scenario` gave.
+async fn under_load<T>(
+    url: &str,
+    wav: &Path,
+    scenario: impl Future<Output = T>,
+) -> (LoadReport, T) {
+    let load = Load::start(url, wav, speech::TEXT, CONCURRENCY).expect("load");
+    tokio::time::sleep(LEAD_IN).await;
+    let out = scenario.await;
+    (load.stop().await.expect("load"), out)
+}
+
+/// [`under_load`] around `change` and the rollout it causes.
+async fn during_rollout<Fut, T>(
     cluster: &Cluster,
     namespace: &str,
     url: &str,
-    wav: &std::path::Path,
-    change: F,
+    wav: &Path,
+    change: impl FnOnce() -> Fut,
 ) -> LoadReport
 where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<T, E2eError>>,
+    Fut: Future<Output = Result<T, E2eError>>,
 {
     let before = rollout::generation(cluster, namespace, SERVICE)
         .await
         .expect("generation");
-    let load = Load::start(url, wav, TRANSCRIPT, CONCURRENCY).expect("load");
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    change().await.expect("change");
-    rollout::finished_after(cluster, namespace, SERVICE, before, ROLLOUT_TIMEOUT)
-        .await
-        .expect("rollout");
-    load.stop().await.expect("load")
+    let (report, ()) = under_load(url, wav, async {
+        change().await.expect("change");
+        rollout::finished_after(cluster, namespace, SERVICE, before, ROLLOUT_TIMEOUT)
+            .await
+            .expect("rollout");
+    })
+    .await;
+    report
 }
 
 async fn lease_holder(cluster: &Cluster, namespace: &str, lease: &str) -> String {
@@ -355,23 +359,24 @@ async fn deployment_uid(cluster: &Cluster, namespace: &str) -> String {
     list.items[0].metadata.uid.clone().expect("uid")
 }
 
-fn server_restarts(pod: &Pod) -> i32 {
+/// The status of the pod's whisper-server container.
+fn server_status(pod: &Pod) -> Option<&ContainerStatus> {
     pod.status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .and_then(|c| c.iter().find(|c| c.name == "whisper-server"))
-        .map(|c| c.restart_count)
-        .unwrap_or(0)
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == SERVER_CONTAINER)
+}
+
+fn server_restarts(pod: &Pod) -> i32 {
+    server_status(pod).map_or(0, |c| c.restart_count)
 }
 
 /// SIGKILL to the pod's whisper-server process, from its kind node (a container of the same
 /// name): the container runtime gives the process's PID.
 async fn kill_server_process(pod: &Pod) -> Result<String, E2eError> {
-    let container = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .and_then(|c| c.iter().find(|c| c.name == "whisper-server"))
+    let container = server_status(pod)
         .and_then(|c| c.container_id.clone())
         .ok_or_else(|| E2eError::Unexpected("the server container has no ID".into()))?;
     let id = container.rsplit("://").next().unwrap_or(&container);
@@ -383,24 +388,7 @@ async fn kill_server_process(pod: &Pod) -> Result<String, E2eError> {
 
 /// `sh -c SCRIPT` on a kind node (a Docker container named after the node).
 async fn docker_exec(node: &str, script: &str) -> Result<String, E2eError> {
-    let command = format!("docker exec {node} sh -c {script:?}");
-    let output = tokio::process::Command::new("docker")
-        .args(["exec", node, "sh", "-c", script])
-        .output()
-        .await
-        .map_err(|source| E2eError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(E2eError::Command {
-            command,
-            status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        })
-    }
+    tool::run_local(Path::new("docker"), ["exec", node, "sh", "-c", script]).await
 }
 
 async fn control_plane_node(cluster: &Cluster) -> String {

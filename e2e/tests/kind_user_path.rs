@@ -17,13 +17,12 @@ use serde_json::{Value, json};
 use whisper_e2e::chart::{self, Release};
 use whisper_e2e::cluster::{Cluster, Mode};
 use whisper_e2e::in_cluster;
-use whisper_e2e::kind_setup::Setup;
-use whisper_e2e::namespace::TestNamespace;
+use whisper_e2e::kind_setup::{KindTest, Setup};
 use whisper_e2e::prometheus::PrometheusApi;
 use whisper_e2e::transcribe::{PortForward, metric_sum};
 use whisper_e2e::wait::{self, Check};
 use whisper_e2e::whisperservice::{self as ws, WhisperServiceRef, condition};
-use whisper_e2e::{E2eError, paths, speech, tool};
+use whisper_e2e::{E2eError, paths, rollout, speech, tool};
 
 /// What tiny.en hears in the flite sentence, exactly.
 const TRANSCRIPT: &str = "Hello world, the quick brown fox jumps over the lazy dog.";
@@ -32,21 +31,15 @@ const READY_TIMEOUT: Duration = Duration::from_secs(300);
 #[tokio::test]
 #[ignore = "needs a kind cluster: e2e/kind/run.sh"]
 async fn real_pods_download_serve_are_scraped_and_explain_failures() {
-    let cluster = match Cluster::from_env().await {
-        Ok(c) if c.mode == Mode::Kind => c,
-        Ok(_) => {
-            eprintln!("skipped: real pods need WHISPER_E2E_MODE=kind (e2e/kind/run.sh)");
-            return;
-        }
-        Err(e) => panic!("{e}"),
+    let Some(KindTest {
+        cluster,
+        setup,
+        ns,
+        model_url,
+    }) = KindTest::start("ws-kind").await
+    else {
+        return;
     };
-    let setup = Setup::from_env();
-    let ns = TestNamespace::create(&cluster, "ws-kind")
-        .await
-        .expect("namespace");
-    let model_url = in_cluster::deploy_model_server(&cluster, &ns.name, &setup.file_name())
-        .await
-        .expect("model server");
 
     // 1. helm install, with the catalogue's tiny.en pointed at the in-cluster mirror.
     let mut values = chart::values_for(Mode::Kind, &[]);
@@ -172,12 +165,7 @@ async fn operator_pod_is_ready_and_leads(
     let ready: Vec<String> = list
         .items
         .iter()
-        .filter(|p| {
-            p.status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-        })
+        .filter(|p| rollout::is_ready(p))
         .filter_map(|p| p.metadata.name.clone())
         .collect();
     if ready.is_empty() {

@@ -61,7 +61,7 @@ impl AppState {
     }
 
     pub fn is_ready(&self) -> bool {
-        self.is_model_loaded() && !self.draining.load(Ordering::Acquire)
+        self.is_model_loaded() && !self.is_draining()
     }
 
     pub fn is_draining(&self) -> bool {

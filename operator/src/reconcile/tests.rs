@@ -259,6 +259,9 @@ fn condition<'a>(status_patch: &'a Value, type_: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("condition {type_} in {status_patch}"))
 }
 
+/// A spec with every monitoring child off: a reconcile is the workload, then the pods and status.
+const WORKLOAD_ONLY: &str = "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}, dashboard: {enabled: false}}";
+
 fn service(spec: &str) -> WhisperService {
     fixtures::service("svc", "ns", spec)
 }
@@ -428,9 +431,7 @@ fn pod_watch_saw(ctx: &Context, signal: u64) {
 #[tokio::test]
 async fn missing_replicas_are_explained_by_the_pods_and_no_timer_is_set_for_them() {
     let (ctx, api) = context();
-    let ws = service(
-        "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}, dashboard: {enabled: false}}",
-    );
+    let ws = service(WORKLOAD_ONLY);
     let stored = ws.clone();
     pod_watch_saw(&ctx, 1);
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
@@ -449,9 +450,7 @@ async fn missing_replicas_are_explained_by_the_pods_and_no_timer_is_set_for_them
 #[tokio::test]
 async fn missing_replicas_whose_pods_have_nothing_to_explain_cost_no_pod_list() {
     let (ctx, api) = context();
-    let ws = service(
-        "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}, dashboard: {enabled: false}}",
-    );
+    let ws = service(WORKLOAD_ONLY);
     let stored = ws.clone();
     pod_watch_saw(&ctx, 0);
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
@@ -471,9 +470,7 @@ async fn missing_replicas_whose_pods_have_nothing_to_explain_cost_no_pod_list() 
 #[tokio::test]
 async fn a_rollout_stuck_on_a_new_pod_is_explained_though_every_replica_is_ready() {
     let (ctx, api) = context();
-    let ws = service(
-        "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}, dashboard: {enabled: false}}",
-    );
+    let ws = service(WORKLOAD_ONLY);
     let stored = ws.clone();
     pod_watch_saw(&ctx, 1);
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
