@@ -2,7 +2,7 @@
 //! whisper-server's own CLI parser must accept them. Without this, a renamed flag only shows up
 //! as a crash-looping pod on a real cluster, which the kwok-based suites never run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use k8s_openapi::api::core::v1::Container;
@@ -46,7 +46,7 @@ fn parse(container: &Container) -> Result<Cli, clap::Error> {
 #[test]
 fn server_container_args_parse_with_the_servers_cli() {
     let spec = "model: tiny.en\nserver:\n  threads: 4\n  parallel: 2\n  queue: 3\n  maxUploadBytes: 2048\n  maxAudioSeconds: 60\n  apiKeySecret:\n    name: key\n    key: token\n";
-    let (server, _) = containers(spec);
+    let (server, init) = containers(spec);
     let cli = parse(&server).unwrap_or_else(|e| panic!("server args rejected: {e}"));
     assert!(
         cli.command.is_none(),
@@ -66,7 +66,11 @@ fn server_container_args_parse_with_the_servers_cli() {
         Some(Path::new("/var/run/secrets/whisper/api-key")),
         "the API key arrives as the file the Secret is mounted at"
     );
-    assert_eq!(serve.model.as_deref(), Some(Path::new("/models/model.bin")));
+    assert_eq!(
+        serve.model,
+        Some(fetch_output(&init)),
+        "the server loads the file the init container wrote"
+    );
     assert_eq!(serve.listen.port(), 8000);
 }
 
@@ -82,8 +86,20 @@ fn model_fetch_init_container_args_parse_with_the_servers_cli() {
         }) => {
             assert!(url.ends_with("/ggml-tiny.en.bin"), "{url}");
             assert_eq!(sha256.len(), 64);
-            assert_eq!(output, Path::new("/models/model.bin"));
+            assert_eq!(
+                output,
+                Path::new(&format!("/models/{}.bin", sha256.to_ascii_lowercase())),
+                "the cached file is named by its checksum"
+            );
         }
+        other => panic!("the init container must run fetch-model, got {other:?}"),
+    }
+}
+
+/// Where the init container writes the model.
+fn fetch_output(init: &Container) -> PathBuf {
+    match parse(init).map(|cli| cli.command) {
+        Ok(Some(Command::FetchModel { output, .. })) => output,
         other => panic!("the init container must run fetch-model, got {other:?}"),
     }
 }

@@ -29,7 +29,6 @@ pub const SERVER_CONTAINER: &str = "whisper-server";
 /// quotes in the WhisperService's status.
 const TERMINATION_MESSAGE_POLICY: &str = "FallbackToLogsOnError";
 const MODEL_DIR: &str = "/models";
-const MODEL_PATH: &str = "/models/model.bin";
 const API_KEY_DIR: &str = "/var/run/secrets/whisper";
 const API_KEY_FILE: &str = "/var/run/secrets/whisper/api-key";
 /// Non-root uid/gid of the server image; fsGroup makes the model volume writable for it.
@@ -151,6 +150,17 @@ fn model_mount() -> VolumeMount {
     }
 }
 
+/// Where the model is kept in the cache volume: named by its checksum, so that a cache shared by
+/// several pods (a PersistentVolumeClaim) holds each model once, and a change of model neither
+/// overwrites the file that pods of the old model may still load nor downloads it again on the
+/// way back.
+fn model_path(resolved: &Resolved) -> String {
+    format!(
+        "{MODEL_DIR}/{}.bin",
+        resolved.model_sha256.to_ascii_lowercase()
+    )
+}
+
 fn fetch_model_container(resolved: &Resolved) -> Container {
     Container {
         name: FETCH_MODEL_CONTAINER.to_string(),
@@ -163,7 +173,7 @@ fn fetch_model_container(resolved: &Resolved) -> Container {
                 "--sha256",
                 &resolved.model_sha256,
                 "--output",
-                MODEL_PATH,
+                &model_path(resolved),
             ]
             .map(String::from)
             .to_vec(),
@@ -183,11 +193,11 @@ fn tmp_mount() -> VolumeMount {
     }
 }
 
-fn server_args(spec: &WhisperServiceSpec) -> Vec<String> {
+fn server_args(spec: &WhisperServiceSpec, resolved: &Resolved) -> Vec<String> {
     let s = &spec.server;
     let mut args: Vec<String> = vec![
         "--model".into(),
-        MODEL_PATH.into(),
+        model_path(resolved),
         "--listen".into(),
         format!("0.0.0.0:{}", labels::HTTP_PORT),
         "--threads".into(),
@@ -251,7 +261,7 @@ fn server_container(spec: &WhisperServiceSpec, resolved: &Resolved) -> Container
     Container {
         name: SERVER_CONTAINER.to_string(),
         image: Some(resolved.image.clone()),
-        args: Some(server_args(spec)),
+        args: Some(server_args(spec, resolved)),
         ports: Some(vec![ContainerPort {
             name: Some(labels::HTTP_PORT_NAME.to_string()),
             container_port: labels::HTTP_PORT,

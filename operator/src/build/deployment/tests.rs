@@ -119,7 +119,12 @@ fn init_container_fetches_and_verifies_the_catalogue_model_into_the_cache() {
     let init = &pod(&dep).init_containers.expect("init")[0];
     let args = init.args.clone().expect("args").join(" ");
     assert!(args.starts_with("fetch-model --url https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-tiny.en.bin --sha256 921e4cf8"), "{args}");
-    assert!(args.ends_with("--output /models/model.bin"));
+    assert!(
+        args.ends_with(
+            "--output /models/921e4cf8686fdd993dcd081a5da5b6c365bfde1162e72b08d75ac75289920b1f.bin"
+        ),
+        "{args}"
+    );
     assert_eq!(init.image.as_deref(), Some(IMG));
 }
 
@@ -131,7 +136,7 @@ fn server_args_carry_every_server_setting() {
     let args = server(&dep).args.expect("args").join(" ");
     assert_eq!(
         args,
-        "--model /models/model.bin --listen 0.0.0.0:8000 --threads 3 --slots 3 --queue 5 --max-upload-bytes 2048 --max-audio-seconds 60"
+        "--model /models/921e4cf8686fdd993dcd081a5da5b6c365bfde1162e72b08d75ac75289920b1f.bin --listen 0.0.0.0:8000 --threads 3 --slots 3 --queue 5 --max-upload-bytes 2048 --max-audio-seconds 60"
     );
 }
 
