@@ -66,3 +66,4 @@ cluster-down:
 
 crd:
 	cargo run -q -p whisper-operator -- crd > crds/whisperservice.yaml
+	cp crds/whisperservice.yaml charts/whisper-operator/crds/whisperservice.yaml

@@ -11,7 +11,7 @@ mod service;
 mod spec;
 mod status;
 
-pub use autoscaling::AutoscalingSpec;
+pub use autoscaling::{AutoscalingSignal, AutoscalingSpec};
 pub use cache::{EmptyDirCache, ModelCacheSpec, PvcCache};
 pub use gpu::GpuSpec;
 pub use monitoring::{AlertsSpec, DashboardSpec, MonitoringSpec, ServiceMonitorSpec};

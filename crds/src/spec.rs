@@ -78,8 +78,8 @@ pub struct WhisperServiceSpec {
     #[serde(default)]
     pub model_cache: ModelCacheSpec,
 
-    /// Horizontal autoscaling on CPU utilisation; creates a HorizontalPodAutoscaler that scales
-    /// this WhisperService.
+    /// Horizontal autoscaling on CPU or on requests in flight; creates a HorizontalPodAutoscaler
+    /// or a KEDA ScaledObject that scales this WhisperService.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaling: Option<AutoscalingSpec>,
 

@@ -23,7 +23,7 @@ pub struct WhisperServiceStatus {
     /// In-cluster base URL of the OpenAI-compatible API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
-    /// Ready, Progressing, Degraded and MonitoringReady.
+    /// Ready, Progressing, Degraded, MonitoringReady and AutoscalingReady.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
@@ -40,6 +40,8 @@ pub enum ConditionType {
     Degraded,
     /// ServiceMonitor and PrometheusRule are in place (or monitoring is switched off).
     MonitoringReady,
+    /// The autoscaler the spec asks for is in place (or autoscaling is off).
+    AutoscalingReady,
 }
 
 impl ConditionType {
@@ -50,6 +52,7 @@ impl ConditionType {
             ConditionType::Progressing => "Progressing",
             ConditionType::Degraded => "Degraded",
             ConditionType::MonitoringReady => "MonitoringReady",
+            ConditionType::AutoscalingReady => "AutoscalingReady",
         }
     }
 }

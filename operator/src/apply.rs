@@ -20,7 +20,7 @@ use serde_json::Value;
 use whisper_crds::WhisperService;
 
 use crate::{
-    build::{Children, Dashboard, Owner},
+    build::{Autoscaler, Children, Dashboard, Owner},
     context::Context,
     error::{Error, Result},
     finalizer,
@@ -34,6 +34,21 @@ pub struct Applied {
     /// The Deployment as the API server stored it; its status tells how the rollout goes.
     pub deployment: Deployment,
     pub monitoring: Monitoring,
+    pub autoscaling: Autoscaling,
+}
+
+/// What scales the service, as applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Autoscaling {
+    /// No autoscaling: replicas are what spec.replicas says.
+    Disabled,
+    /// A HorizontalPodAutoscaler on CPU.
+    Cpu,
+    /// A KEDA ScaledObject on requests in flight.
+    InFlight,
+    /// Signal InFlight asked for, but the cluster does not serve keda.sh/v1alpha1 ScaledObject:
+    /// the CPU HPA stands in.
+    KedaMissing,
 }
 
 /// Whether the monitoring kinds could be put in place.
@@ -48,8 +63,8 @@ pub enum Monitoring {
 }
 
 /// Applies every wanted child and removes every unwanted one, in this order: Deployment,
-/// Service, HorizontalPodAutoscaler, PodDisruptionBudget, dashboard, ServiceMonitor,
-/// PrometheusRule. Stops at the first failure.
+/// Service, HorizontalPodAutoscaler and ScaledObject, PodDisruptionBudget, dashboard,
+/// ServiceMonitor, PrometheusRule. Stops at the first failure.
 pub async fn children(
     ctx: &Context,
     ws: &WhisperService,
@@ -60,7 +75,7 @@ pub async fn children(
     let Children {
         deployment,
         service,
-        hpa,
+        autoscaler,
         disruption_budget,
         dashboard,
         service_monitor,
@@ -82,13 +97,7 @@ pub async fn children(
         &service,
     )
     .await?;
-    put_or_delete(
-        ctx,
-        &Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), ns),
-        Place::new("HorizontalPodAutoscaler", ns, &owner.name),
-        hpa.as_ref(),
-    )
-    .await?;
+    let autoscaling = apply_autoscaler(ctx, owner, autoscaler).await?;
     put_or_delete(
         ctx,
         &Api::<PodDisruptionBudget>::namespaced(client.clone(), ns),
@@ -101,7 +110,55 @@ pub async fn children(
     Ok(Applied {
         deployment,
         monitoring,
+        autoscaling,
     })
+}
+
+/// Puts the autoscaler that the cluster can run in place and removes the other one.
+async fn apply_autoscaler(
+    ctx: &Context,
+    owner: &Owner,
+    autoscaler: Option<Autoscaler>,
+) -> Result<Autoscaling> {
+    let ns = owner.namespace.as_str();
+    let keda = ctx.discovery.scaled_object().await?;
+    let (hpa, scaled_object, outcome) = choose_autoscaler(autoscaler, keda.is_some());
+    put_or_delete(
+        ctx,
+        &Api::<HorizontalPodAutoscaler>::namespaced(ctx.client.clone(), ns),
+        Place::new("HorizontalPodAutoscaler", ns, &owner.name),
+        hpa.as_ref(),
+    )
+    .await?;
+    if let Some(resource) = keda {
+        put_or_delete(
+            ctx,
+            &Api::<DynamicObject>::namespaced_with(ctx.client.clone(), ns, &resource),
+            Place::new("ScaledObject", ns, &owner.name),
+            scaled_object.as_ref(),
+        )
+        .await?;
+    }
+    Ok(outcome)
+}
+
+/// Which autoscaler objects to have, given whether the cluster serves KEDA.
+fn choose_autoscaler(
+    autoscaler: Option<Autoscaler>,
+    keda_served: bool,
+) -> (Option<HorizontalPodAutoscaler>, Option<Value>, Autoscaling) {
+    match autoscaler {
+        None => (None, None, Autoscaling::Disabled),
+        Some(Autoscaler {
+            cpu,
+            in_flight: None,
+        }) => (Some(cpu), None, Autoscaling::Cpu),
+        Some(Autoscaler {
+            in_flight: Some(scaled_object),
+            ..
+        }) if keda_served => (None, Some(scaled_object), Autoscaling::InFlight),
+        Some(Autoscaler { cpu, .. }) => (Some(cpu), None, Autoscaling::KedaMissing),
+    }
 }
 
 async fn apply_dashboard(
@@ -140,7 +197,7 @@ async fn apply_monitoring(
     prometheus_rule: Option<Value>,
 ) -> Result<Monitoring> {
     let wanted = service_monitor.is_some() || prometheus_rule.is_some();
-    let Some(kinds) = ctx.discovery.kinds().await? else {
+    let Some(kinds) = ctx.discovery.monitoring().await? else {
         return Ok(if wanted {
             Monitoring::CrdsMissing
         } else {
@@ -312,5 +369,43 @@ where
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(source) => Err(Error::Delete { kind, source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn autoscaler(in_flight: bool) -> Autoscaler {
+        Autoscaler {
+            cpu: HorizontalPodAutoscaler::default(),
+            in_flight: in_flight.then(|| serde_json::json!({"kind": "ScaledObject"})),
+        }
+    }
+
+    fn chosen(autoscaler: Option<Autoscaler>, keda_served: bool) -> (bool, bool, Autoscaling) {
+        let (hpa, scaled_object, outcome) = choose_autoscaler(autoscaler, keda_served);
+        (hpa.is_some(), scaled_object.is_some(), outcome)
+    }
+
+    #[test]
+    fn in_flight_runs_on_keda_where_served_and_on_cpu_where_not() {
+        assert_eq!(chosen(None, true), (false, false, Autoscaling::Disabled));
+        assert_eq!(
+            chosen(Some(autoscaler(false)), true),
+            (true, false, Autoscaling::Cpu)
+        );
+        assert_eq!(
+            chosen(Some(autoscaler(false)), false),
+            (true, false, Autoscaling::Cpu)
+        );
+        assert_eq!(
+            chosen(Some(autoscaler(true)), true),
+            (false, true, Autoscaling::InFlight)
+        );
+        assert_eq!(
+            chosen(Some(autoscaler(true)), false),
+            (true, false, Autoscaling::KedaMissing)
+        );
     }
 }

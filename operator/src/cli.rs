@@ -52,7 +52,7 @@ pub struct RunArgs {
     /// (monitoring kinds installed after the operator started, label edits on a Deployment).
     #[arg(long, env = "WHISPER_OPERATOR_RESYNC_SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub resync_seconds: u64,
-    /// Seconds a discovery answer about ServiceMonitor/PrometheusRule is trusted.
+    /// Seconds a discovery answer about the optional kinds (ServiceMonitor, PrometheusRule, ScaledObject) is trusted.
     #[arg(long, env = "WHISPER_OPERATOR_DISCOVERY_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub discovery_seconds: u64,
     /// Elect a leader through a Lease so several replicas are safe.

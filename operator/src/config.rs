@@ -15,7 +15,7 @@ pub struct Config {
     pub catalogue: Catalogue,
     /// How often a WhisperService is reconciled without an event: the watches see the rest.
     pub resync: Duration,
-    /// How long a discovery answer about the monitoring kinds is trusted.
+    /// How long a discovery answer about the optional kinds is trusted.
     pub discovery_ttl: Duration,
     /// WhisperServices reconciled at once.
     pub concurrency: u16,

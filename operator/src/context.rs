@@ -19,7 +19,7 @@ use whisper_crds::WhisperService;
 
 use crate::{
     config::Config,
-    discovery::MonitoringDiscovery,
+    discovery::Discovery,
     finalizer::Swept,
     labels::MANAGER,
     metrics::Metrics,
@@ -30,7 +30,7 @@ pub struct Context {
     pub client: Client,
     pub config: Config,
     pub metrics: Metrics,
-    pub discovery: MonitoringDiscovery,
+    pub discovery: Discovery,
     pub recorder: Recorder,
     pub swept: Swept,
     /// What is known of every child, shared with the watch filters.
@@ -50,7 +50,7 @@ impl Context {
             instance: config.instance.clone(),
         };
         Self {
-            discovery: MonitoringDiscovery::new(client.clone(), config.discovery_ttl),
+            discovery: Discovery::new(client.clone(), config.discovery_ttl),
             recorder: Recorder::new(client.clone(), reporter),
             swept: Swept::default(),
             ledger: Arc::default(),

@@ -182,28 +182,29 @@ async fn run_scope(
                 Some(ObjectRef::new(&name).within(&pod.namespace()?))
             },
         );
-    // The monitoring kinds are watched when the cluster served them at start; installed later,
+    // The optional kinds are watched when the cluster served them at start; installed later,
     // they are still applied, and repaired on the resync.
-    if let Ok(Some(kinds)) = ctx.discovery.kinds().await {
-        for (kind, resource) in [
-            ("ServiceMonitor", kinds.service_monitor),
-            ("PrometheusRule", kinds.prometheus_rule),
-        ] {
-            let api = match ns {
-                Some(ns) => Api::<PartialObjectMeta<DynamicObject>>::namespaced_with(
-                    client.clone(),
-                    ns,
-                    &resource,
-                ),
-                None => {
-                    Api::<PartialObjectMeta<DynamicObject>>::all_with(client.clone(), &resource)
-                }
-            };
-            controller = controller.owns_stream_with(
-                wake::child_changes(watcher(api, managed.clone()), ledger.clone(), kind, quiet),
-                resource,
-            );
-        }
+    let mut optional = Vec::new();
+    if let Ok(Some(kinds)) = ctx.discovery.monitoring().await {
+        optional.push(("ServiceMonitor", kinds.service_monitor));
+        optional.push(("PrometheusRule", kinds.prometheus_rule));
+    }
+    if let Ok(Some(resource)) = ctx.discovery.scaled_object().await {
+        optional.push(("ScaledObject", resource));
+    }
+    for (kind, resource) in optional {
+        let api = match ns {
+            Some(ns) => Api::<PartialObjectMeta<DynamicObject>>::namespaced_with(
+                client.clone(),
+                ns,
+                &resource,
+            ),
+            None => Api::<PartialObjectMeta<DynamicObject>>::all_with(client.clone(), &resource),
+        };
+        controller = controller.owns_stream_with(
+            wake::child_changes(watcher(api, managed.clone()), ledger.clone(), kind, quiet),
+            resource,
+        );
     }
     controller
         .graceful_shutdown_on(shutdown)

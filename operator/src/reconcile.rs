@@ -15,7 +15,7 @@ use kube::{Api, api::ListParams, runtime::controller::Action};
 use whisper_crds::WhisperService;
 
 use crate::{
-    apply::{self, Applied, Monitoring},
+    apply::{self, Applied, Autoscaling, Monitoring},
     build::{self, Owner},
     context::Context,
     error::{Error, Result},
@@ -58,8 +58,10 @@ pub async fn reconcile(ws: Arc<WhisperService>, ctx: Arc<Context>) -> Result<Act
 
     // A rollout in progress needs no timer: every step of it that the status reports wakes this
     // service through the watches (`wake`).
-    Ok(if applied.monitoring == Monitoring::CrdsMissing {
-        // Look again soon so monitoring appears once the CRDs are installed.
+    let kinds_missing = applied.monitoring == Monitoring::CrdsMissing
+        || applied.autoscaling == Autoscaling::KedaMissing;
+    Ok(if kinds_missing {
+        // Look again soon so monitoring or KEDA are used once their CRDs are installed.
         Action::requeue(ctx.config.discovery_ttl)
     } else {
         Action::requeue(spread(ctx.config.resync, &ws))

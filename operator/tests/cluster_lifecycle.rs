@@ -106,6 +106,14 @@ async fn minimal_service_gets_every_child_then_follows_changes_and_is_collected_
         })
         .await;
 
+        // Scaling on requests in flight without KEDA: the CPU HPA stays, and the status says why.
+        let in_flight = json!({"spec": {"autoscaling": {"minReplicas": 2, "maxReplicas": 5,
+            "signal": "InFlight", "prometheusAddress": "http://prometheus.monitoring.svc:9090"}}});
+        api.patch("tiny", &PatchParams::default(), &Patch::Merge(&in_flight)).await.expect("patch");
+        let msg = wait_condition(&client, ns, "tiny", "AutoscalingReady", "False", "KEDAMissing", 30).await;
+        assert!(msg.contains("scaling on CPU until KEDA is installed"), "{msg}");
+        assert!(hpas.get_opt("tiny").await.expect("get HPA").is_some(), "the CPU HPA stands in");
+
         // Removing autoscaling removes the HPA.
         api.patch("tiny", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"autoscaling": null}})))
             .await

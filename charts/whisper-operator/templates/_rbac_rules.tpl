@@ -44,6 +44,10 @@ the object does not exist yet, hence create + patch.
 - apiGroups: ["monitoring.coreos.com"]
   resources: ["servicemonitors", "prometheusrules"]
   verbs: ["list", "watch", "create", "patch", "delete"]
+# KEDA's ScaledObject, for autoscaling signal InFlight, handled like the monitoring kinds.
+- apiGroups: ["keda.sh"]
+  resources: ["scaledobjects"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

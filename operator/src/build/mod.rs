@@ -7,6 +7,7 @@ mod deployment;
 mod disruption_budget;
 mod hpa;
 mod prometheus_rule;
+mod scaled_object;
 mod service;
 mod service_monitor;
 
@@ -15,6 +16,7 @@ pub use deployment::{FETCH_MODEL_CONTAINER, SERVER_CONTAINER, deployment};
 pub use disruption_budget::disruption_budget;
 pub use hpa::hpa;
 pub use prometheus_rule::prometheus_rule;
+pub use scaled_object::{in_flight_query, scaled_object};
 pub use service::service;
 pub use service_monitor::service_monitor;
 
@@ -27,7 +29,7 @@ use k8s_openapi::{
 };
 use kube::{Resource, ResourceExt};
 use serde_json::Value;
-use whisper_crds::WhisperService;
+use whisper_crds::{AutoscalingSignal, AutoscalingSpec, WhisperService};
 
 use crate::{
     error::{Error, Result},
@@ -42,7 +44,7 @@ use crate::{
 pub struct Children {
     pub deployment: Deployment,
     pub service: Service,
-    pub hpa: Option<HorizontalPodAutoscaler>,
+    pub autoscaler: Option<Autoscaler>,
     pub disruption_budget: Option<PodDisruptionBudget>,
     pub dashboard: Dashboard,
     /// monitoring.coreos.com/v1 objects, as JSON: their CRDs may not be installed.
@@ -61,7 +63,7 @@ pub fn children(valid: &Valid) -> Result<Children> {
     Ok(Children {
         deployment: deployment(owner, spec, resolved),
         service: service(owner, spec),
-        hpa: spec.autoscaling.as_ref().map(|a| hpa(owner, a)),
+        autoscaler: spec.autoscaling.as_ref().map(|a| autoscaler(owner, a)),
         disruption_budget: disruption_budget(owner, spec.replicas),
         dashboard: dashboard(
             owner,
@@ -84,6 +86,25 @@ pub fn children(valid: &Valid) -> Result<Children> {
             })
             .transpose()?,
     })
+}
+
+/// What scales the service: the CPU HPA, and for signal InFlight the KEDA ScaledObject that
+/// takes its place where the cluster serves KEDA (`apply` finds out which).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Autoscaler {
+    pub cpu: HorizontalPodAutoscaler,
+    /// keda.sh/v1alpha1 ScaledObject, as JSON: KEDA's CRDs may not be installed.
+    pub in_flight: Option<Value>,
+}
+
+fn autoscaler(owner: &Owner, autoscaling: &AutoscalingSpec) -> Autoscaler {
+    Autoscaler {
+        cpu: hpa(owner, autoscaling),
+        in_flight: match autoscaling.signal {
+            AutoscalingSignal::Cpu => None,
+            AutoscalingSignal::InFlight => scaled_object(owner, autoscaling),
+        },
+    }
 }
 
 /// Name, namespace and owner reference every same-namespace child shares.

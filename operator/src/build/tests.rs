@@ -9,6 +9,8 @@ struct Row {
     spec: &'static str,
     replicas: i32,
     hpa_max: Option<i32>,
+    /// Whether a KEDA ScaledObject is built (signal InFlight).
+    scaled_object: bool,
     disruption_budget: bool,
     /// (namespace, name) of the dashboard ConfigMap.
     dashboard: Option<(&'static str, &'static str)>,
@@ -23,6 +25,7 @@ const ROWS: &[Row] = &[
         spec: "model: tiny.en",
         replicas: 1,
         hpa_max: None,
+        scaled_object: false,
         disruption_budget: false,
         dashboard: Some(("ns", "svc-dashboard")),
         stale_local_dashboard: None,
@@ -34,6 +37,7 @@ const ROWS: &[Row] = &[
         spec: "model: base\nreplicas: 2\nautoscaling: {minReplicas: 2, maxReplicas: 6}",
         replicas: 2,
         hpa_max: Some(6),
+        scaled_object: false,
         disruption_budget: true,
         dashboard: Some(("ns", "svc-dashboard")),
         stale_local_dashboard: None,
@@ -45,6 +49,7 @@ const ROWS: &[Row] = &[
         spec: "model: tiny.en\nmonitoring: {serviceMonitor: {enabled: false}, alerts: {enabled: false}, dashboard: {enabled: false}}",
         replicas: 1,
         hpa_max: None,
+        scaled_object: false,
         disruption_budget: false,
         dashboard: None,
         stale_local_dashboard: Some("svc-dashboard"),
@@ -56,6 +61,7 @@ const ROWS: &[Row] = &[
         spec: "model: tiny.en\nmonitoring: {alerts: {enabled: false}, dashboard: {namespace: grafana}}",
         replicas: 1,
         hpa_max: None,
+        scaled_object: false,
         disruption_budget: false,
         dashboard: Some(("grafana", "ns-svc-dashboard")),
         stale_local_dashboard: Some("svc-dashboard"),
@@ -67,11 +73,24 @@ const ROWS: &[Row] = &[
         spec: "model: tiny.en\nreplicas: 0\nmonitoring: {serviceMonitor: {enabled: false}, dashboard: {namespace: ns}}",
         replicas: 0,
         hpa_max: None,
+        scaled_object: false,
         disruption_budget: false,
         dashboard: Some(("ns", "svc-dashboard")),
         stale_local_dashboard: None,
         finalizer_namespace: None,
         service_monitor: false,
+        prometheus_rule: true,
+    },
+    Row {
+        spec: "model: tiny.en\nautoscaling: {maxReplicas: 3, signal: InFlight, prometheusAddress: 'http://prom:9090'}",
+        replicas: 1,
+        hpa_max: Some(3),
+        scaled_object: true,
+        disruption_budget: false,
+        dashboard: Some(("ns", "svc-dashboard")),
+        stale_local_dashboard: None,
+        finalizer_namespace: None,
+        service_monitor: true,
         prometheus_rule: true,
     },
 ];
@@ -92,11 +111,19 @@ fn every_spec_gets_exactly_the_children_it_asks_for() {
         );
         assert_eq!(c.service.metadata.name.as_deref(), Some("svc"), "{spec}");
         assert_eq!(
-            c.hpa
+            c.autoscaler
                 .as_ref()
-                .and_then(|h| h.spec.as_ref())
+                .and_then(|a| a.cpu.spec.as_ref())
                 .map(|s| s.max_replicas),
             row.hpa_max,
+            "{spec}"
+        );
+        assert_eq!(
+            c.autoscaler
+                .as_ref()
+                .and_then(|a| a.in_flight.as_ref())
+                .is_some(),
+            row.scaled_object,
             "{spec}"
         );
         assert_eq!(
@@ -127,7 +154,7 @@ fn every_spec_gets_exactly_the_children_it_asks_for() {
         let owned = [
             Some(&c.deployment.metadata),
             Some(&c.service.metadata),
-            c.hpa.as_ref().map(|h| &h.metadata),
+            c.autoscaler.as_ref().map(|a| &a.cpu.metadata),
             c.disruption_budget.as_ref().map(|p| &p.metadata),
         ];
         for meta in owned.into_iter().flatten() {

@@ -80,14 +80,16 @@ impl ApiServer {
         sent
     }
 
-    /// The Deployment (answered as stored with `ready` replicas ready), then the Service and the
-    /// removal of an HPA that is not there: every reconcile of a valid spec starts so. Returns
-    /// the Deployment sent.
+    /// The Deployment (answered as stored with `ready` replicas ready), then the Service, the
+    /// discovery of the optional kinds (none served) and the removal of an HPA and a
+    /// PodDisruptionBudget that are not there: every first reconcile of a valid spec starts so.
+    /// Returns the Deployment sent.
     async fn expect_workload(&mut self, ready: i32) -> Value {
         let deployment = self
             .expect("PATCH", DEPLOYMENT, 200, deployment_with(ready))
             .await;
         self.expect("PATCH", SERVICE, 200, echo).await;
+        self.expect("GET", "/apis", 200, api_groups(&[])).await;
         self.expect("DELETE", HPA, 404, not_found).await;
         self.expect("DELETE", PDB, 404, not_found).await;
         deployment
@@ -222,16 +224,23 @@ fn deployment_with(ready: i32) -> impl FnOnce(&Value) -> Value {
     }
 }
 
-/// Discovery of the API groups, with or without the Prometheus Operator's.
-fn api_groups(monitoring: bool) -> impl FnOnce(&Value) -> Value {
+const MONITORING: (&str, &str) = ("monitoring.coreos.com", "v1");
+const KEDA: (&str, &str) = ("keda.sh", "v1alpha1");
+
+/// Discovery of the API groups: `served` among the optional ones.
+fn api_groups(served: &'static [(&'static str, &'static str)]) -> impl FnOnce(&Value) -> Value {
     move |_| {
-        let groups = if monitoring {
-            json!([{"name": "monitoring.coreos.com", "versions": [{"groupVersion": "monitoring.coreos.com/v1", "version": "v1"}]}])
-        } else {
-            json!([])
-        };
+        let groups: Vec<Value> = served
+            .iter()
+            .map(|(group, version)| json!({"name": group, "versions": [{"groupVersion": format!("{group}/{version}"), "version": version}]}))
+            .collect();
         json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
     }
+}
+
+fn keda_resources(_: &Value) -> Value {
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "keda.sh/v1alpha1",
+        "resources": [{"name": "scaledobjects", "singularName": "", "namespaced": true, "kind": "ScaledObject", "verbs": ["get", "patch", "delete"]}]})
 }
 
 fn monitoring_resources(_: &Value) -> Value {
@@ -281,11 +290,8 @@ async fn a_valid_service_gets_every_child_applied_then_a_ready_status_and_a_norm
             .await;
         assert_eq!(d["kind"], "Deployment");
         api.expect("PATCH", SERVICE, 200, echo).await;
-        api.expect("DELETE", HPA, 404, not_found).await;
-        api.expect("DELETE", PDB, 404, not_found).await;
-        let cm = api.expect("PATCH", DASHBOARD, 200, echo).await;
-        assert_eq!(cm["metadata"]["ownerReferences"][0]["uid"], "uid-svc");
-        api.expect("GET", "/apis", 200, api_groups(true)).await;
+        api.expect("GET", "/apis", 200, api_groups(&[MONITORING]))
+            .await;
         api.expect(
             "GET",
             "/apis/monitoring.coreos.com/v1",
@@ -293,6 +299,10 @@ async fn a_valid_service_gets_every_child_applied_then_a_ready_status_and_a_norm
             monitoring_resources,
         )
         .await;
+        api.expect("DELETE", HPA, 404, not_found).await;
+        api.expect("DELETE", PDB, 404, not_found).await;
+        let cm = api.expect("PATCH", DASHBOARD, 200, echo).await;
+        assert_eq!(cm["metadata"]["ownerReferences"][0]["uid"], "uid-svc");
         api.expect("PATCH", SERVICE_MONITOR, 200, echo).await;
         api.expect("PATCH", PROMETHEUS_RULE, 200, echo).await;
         let status = api.expect_status(&stored).await;
@@ -323,7 +333,6 @@ async fn an_unchanged_status_is_not_written_again_and_discovery_is_cached() {
         api.expect_workload(1).await;
         api.expect("PATCH", DASHBOARD, 200, echo).await;
         // Switched off: leftovers would be removed if the kinds were served.
-        api.expect("GET", "/apis", 200, api_groups(false)).await;
         let status = api.expect_status(&stored).await;
         assert_eq!(
             condition(&status, "MonitoringReady")["reason"],
@@ -437,7 +446,6 @@ async fn missing_replicas_are_explained_by_the_pods_and_no_timer_is_set_for_them
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
         api.expect_workload(0).await;
         api.expect("DELETE", DASHBOARD, 404, not_found).await;
-        api.expect("GET", "/apis", 200, api_groups(false)).await;
         api.expect_unschedulable_pod_explained(&stored).await;
         api
     })
@@ -456,7 +464,6 @@ async fn missing_replicas_whose_pods_have_nothing_to_explain_cost_no_pod_list() 
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
         api.expect_workload(0).await;
         api.expect("DELETE", DASHBOARD, 404, not_found).await;
-        api.expect("GET", "/apis", 200, api_groups(false)).await;
         let status = api.expect_status(&stored).await;
         assert_eq!(condition(&status, "Ready")["reason"], "ReplicasNotReady");
         api.expect_event("Normal", "ReplicasNotReady").await;
@@ -484,10 +491,10 @@ async fn a_rollout_stuck_on_a_new_pod_is_explained_though_every_replica_is_ready
         })
         .await;
         api.expect("PATCH", SERVICE, 200, echo).await;
+        api.expect("GET", "/apis", 200, api_groups(&[])).await;
         api.expect("DELETE", HPA, 404, not_found).await;
         api.expect("DELETE", PDB, 404, not_found).await;
         api.expect("DELETE", DASHBOARD, 404, not_found).await;
-        api.expect("GET", "/apis", 200, api_groups(false)).await;
         api.expect_unschedulable_pod_explained(&stored).await;
         api
     })
@@ -536,7 +543,6 @@ async fn a_remote_dashboard_gets_the_finalizer_and_old_copies_are_searched_once_
         let cm = api.expect("PATCH", REMOTE_DASHBOARD, 200, echo).await;
         assert!(cm["metadata"]["ownerReferences"].is_null());
         api.expect("DELETE", DASHBOARD, 404, not_found).await;
-        api.expect("GET", "/apis", 200, api_groups(false)).await;
         api.expect_status(&stored).await;
         api.expect_event("Normal", "AllReplicasReady").await;
         api
@@ -641,4 +647,79 @@ fn the_resync_is_spread_ten_percent_either_way_and_stable_per_service() {
         "spread over many values, got {}",
         seen.len()
     );
+}
+
+const SCALED_OBJECT: &str = "/apis/keda.sh/v1alpha1/namespaces/ns/scaledobjects/svc";
+
+fn in_flight_service() -> WhisperService {
+    service(&format!(
+        "{WORKLOAD_ONLY}\nautoscaling: {{maxReplicas: 3, signal: InFlight, prometheusAddress: 'http://prometheus.monitoring.svc:9090'}}"
+    ))
+}
+
+#[tokio::test]
+async fn in_flight_autoscaling_is_a_scaled_object_where_keda_is_served() {
+    let (ctx, api) = context();
+    let ws = in_flight_service();
+    let stored = ws.clone();
+    let (result, api) = run(&ctx, api, &ws, |mut api| async move {
+        api.expect("PATCH", DEPLOYMENT, 200, deployment_with(1))
+            .await;
+        api.expect("PATCH", SERVICE, 200, echo).await;
+        api.expect("GET", "/apis", 200, api_groups(&[KEDA])).await;
+        api.expect("GET", "/apis/keda.sh/v1alpha1", 200, keda_resources)
+            .await;
+        api.expect("DELETE", HPA, 404, not_found).await;
+        let so = api.expect("PATCH", SCALED_OBJECT, 200, echo).await;
+        assert_eq!(so["spec"]["scaleTargetRef"]["kind"], "WhisperService");
+        assert_eq!(so["spec"]["triggers"][0]["type"], "prometheus");
+        api.expect("DELETE", PDB, 404, not_found).await;
+        api.expect("DELETE", DASHBOARD, 404, not_found).await;
+        let status = api.expect_status(&stored).await;
+        let autoscaling = condition(&status, "AutoscalingReady");
+        assert_eq!(
+            (&autoscaling["status"], &autoscaling["reason"]),
+            (&json!("True"), &json!("ScalingOnInFlight"))
+        );
+        api.expect_event("Normal", "AllReplicasReady").await;
+        api
+    })
+    .await;
+    assert_eq!(result.expect("reconcile succeeds"), resync(&ws));
+    finish(ctx, api).await;
+}
+
+#[tokio::test]
+async fn in_flight_autoscaling_falls_back_to_cpu_and_says_so_where_keda_is_not_served() {
+    let (ctx, api) = context();
+    let ws = in_flight_service();
+    let stored = ws.clone();
+    let (result, api) = run(&ctx, api, &ws, |mut api| async move {
+        api.expect("PATCH", DEPLOYMENT, 200, deployment_with(1))
+            .await;
+        api.expect("PATCH", SERVICE, 200, echo).await;
+        api.expect("GET", "/apis", 200, api_groups(&[])).await;
+        let hpa = api.expect("PATCH", HPA, 200, echo).await;
+        assert_eq!(
+            hpa["spec"]["metrics"][0]["resource"]["name"], "cpu",
+            "{hpa}"
+        );
+        api.expect("DELETE", PDB, 404, not_found).await;
+        api.expect("DELETE", DASHBOARD, 404, not_found).await;
+        let status = api.expect_status(&stored).await;
+        let autoscaling = condition(&status, "AutoscalingReady");
+        assert_eq!(
+            (&autoscaling["status"], &autoscaling["reason"]),
+            (&json!("False"), &json!("KEDAMissing"))
+        );
+        api.expect_event("Normal", "AllReplicasReady").await;
+        api
+    })
+    .await;
+    // Discovery is asked again soon, so KEDA is used once it is installed.
+    assert_eq!(
+        result.expect("reconcile succeeds"),
+        Action::requeue(Duration::from_secs(60))
+    );
+    finish(ctx, api).await;
 }

@@ -19,7 +19,7 @@ use k8s_openapi::{
 use whisper_crds::{ConditionType, WhisperService, WhisperServiceStatus};
 
 use crate::{
-    apply::{Applied, Monitoring},
+    apply::{Applied, Autoscaling, Monitoring},
     error::Error,
     labels,
     validate::Invalid,
@@ -58,7 +58,7 @@ pub struct Report {
 /// lastTransitionTime when its status did not change.
 pub fn compute(ws: &WhisperService, observed: &Observed, now: &Time) -> Report {
     let desired = ws.spec.replicas;
-    let (conds, monitoring, replicas, ready) = match *observed {
+    let (conds, monitoring, autoscaling, replicas, ready) = match *observed {
         Observed::Invalid(invalid) => {
             let msg = invalid.to_string();
             let conds = [
@@ -76,20 +76,33 @@ pub fn compute(ws: &WhisperService, observed: &Observed, now: &Time) -> Report {
                 ),
                 cond(ConditionType::Degraded, true, Reason::InvalidSpec, msg),
             ];
-            (conds, Monitoring::Disabled, 0, 0)
+            (conds, Monitoring::Disabled, Autoscaling::Disabled, 0, 0)
         }
         Observed::Applied { applied, pods } => {
             let (conds, replicas, ready) = rollout(desired, applied, pods);
-            (conds, applied.monitoring, replicas, ready)
+            (
+                conds,
+                applied.monitoring,
+                applied.autoscaling,
+                replicas,
+                ready,
+            )
         }
     };
     let [ready_cond, progressing, degraded] = conds;
     let monitoring = monitoring_cond(monitoring);
+    let autoscaling = autoscaling_cond(autoscaling);
     let previous = previous_conditions(ws);
-    let conditions = [ready_cond.clone(), progressing, degraded, monitoring]
-        .into_iter()
-        .map(|c| to_condition(c, previous, ws.metadata.generation, now))
-        .collect();
+    let conditions = [
+        ready_cond.clone(),
+        progressing,
+        degraded,
+        monitoring,
+        autoscaling,
+    ]
+    .into_iter()
+    .map(|c| to_condition(c, previous, ws.metadata.generation, now))
+    .collect();
     Report {
         status: WhisperServiceStatus {
             replicas,
@@ -260,6 +273,37 @@ fn monitoring_cond(monitoring: Monitoring) -> Cond {
             "the cluster does not serve monitoring.coreos.com/v1 ServiceMonitor and PrometheusRule; install the Prometheus Operator CRDs (the service works without them)".into(),
         ),
     }
+}
+
+fn autoscaling_cond(autoscaling: Autoscaling) -> Cond {
+    let (status, reason, message) = match autoscaling {
+        Autoscaling::Disabled => (
+            true,
+            Reason::AutoscalingDisabled,
+            "replicas follow spec.replicas",
+        ),
+        Autoscaling::Cpu => (
+            true,
+            Reason::ScalingOnCpu,
+            "a HorizontalPodAutoscaler scales on CPU utilisation",
+        ),
+        Autoscaling::InFlight => (
+            true,
+            Reason::ScalingOnInFlight,
+            "a KEDA ScaledObject scales on requests in flight per replica",
+        ),
+        Autoscaling::KedaMissing => (
+            false,
+            Reason::KedaMissing,
+            "signal InFlight needs KEDA, and the cluster does not serve keda.sh/v1alpha1 ScaledObject; scaling on CPU until KEDA is installed",
+        ),
+    };
+    cond(
+        ConditionType::AutoscalingReady,
+        status,
+        reason,
+        message.into(),
+    )
 }
 
 fn cond(type_: ConditionType, status: bool, reason: Reason, message: String) -> Cond {

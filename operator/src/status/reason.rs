@@ -30,6 +30,11 @@ pub enum Reason {
     MonitoringDisabled,
     MonitoringApplied,
     MonitoringCrdsMissing,
+    // AutoscalingReady
+    AutoscalingDisabled,
+    ScalingOnCpu,
+    ScalingOnInFlight,
+    KedaMissing,
 }
 
 impl Reason {
@@ -54,6 +59,10 @@ impl Reason {
             Reason::MonitoringDisabled => "MonitoringDisabled",
             Reason::MonitoringApplied => "MonitoringApplied",
             Reason::MonitoringCrdsMissing => "MonitoringCRDsMissing",
+            Reason::AutoscalingDisabled => "AutoscalingDisabled",
+            Reason::ScalingOnCpu => "ScalingOnCPU",
+            Reason::ScalingOnInFlight => "ScalingOnInFlight",
+            Reason::KedaMissing => "KEDAMissing",
         }
     }
 
@@ -70,7 +79,10 @@ impl Reason {
             | Reason::RolloutComplete
             | Reason::AsExpected
             | Reason::MonitoringDisabled
-            | Reason::MonitoringApplied => EventType::Normal,
+            | Reason::MonitoringApplied
+            | Reason::AutoscalingDisabled
+            | Reason::ScalingOnCpu
+            | Reason::ScalingOnInFlight => EventType::Normal,
             Reason::InvalidSpec
             | Reason::Unschedulable
             | Reason::ModelDownloadFailed
@@ -78,7 +90,8 @@ impl Reason {
             | Reason::ServerCrashLooping
             | Reason::ProgressDeadlineExceeded
             | Reason::ApplyFailed
-            | Reason::MonitoringCrdsMissing => EventType::Warning,
+            | Reason::MonitoringCrdsMissing
+            | Reason::KedaMissing => EventType::Warning,
         }
     }
 }

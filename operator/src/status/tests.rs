@@ -38,9 +38,21 @@ fn with_monitoring(
     monitoring: Monitoring,
     now: &Time,
 ) -> WhisperServiceStatus {
+    with_extras(ws, d, pods, monitoring, Autoscaling::Disabled, now)
+}
+
+fn with_extras(
+    ws: &WhisperService,
+    d: &Deployment,
+    pods: &[Pod],
+    monitoring: Monitoring,
+    autoscaling: Autoscaling,
+    now: &Time,
+) -> WhisperServiceStatus {
     let applied = Applied {
         deployment: d.clone(),
         monitoring,
+        autoscaling,
     };
     compute(
         ws,
@@ -260,6 +272,7 @@ fn the_report_carries_the_ready_condition_it_wrote() {
         let applied = Applied {
             deployment: d,
             monitoring: Monitoring::Applied,
+            autoscaling: Autoscaling::Disabled,
         };
         let observed = Observed::Applied {
             applied: &applied,
@@ -313,4 +326,35 @@ fn a_failed_apply_makes_it_degraded_and_keeps_what_was_last_reported() {
     let s = apply_failed(&fresh, &error, &at(20));
     assert_eq!(s.conditions.len(), 1);
     assert_eq!(s.conditions[0].reason, "ApplyFailed");
+}
+
+#[test]
+fn autoscaling_says_which_signal_scales_and_warns_when_keda_is_missing() {
+    let ws = service("a", "ns", "model: tiny.en");
+    let d = dep(1, 1, 1, 1);
+    let cases = [
+        (Autoscaling::Disabled, "True", "AutoscalingDisabled"),
+        (Autoscaling::Cpu, "True", "ScalingOnCPU"),
+        (Autoscaling::InFlight, "True", "ScalingOnInFlight"),
+        (Autoscaling::KedaMissing, "False", "KEDAMissing"),
+    ];
+    for (autoscaling, status, reason) in cases {
+        let s = with_extras(&ws, &d, &[], Monitoring::Applied, autoscaling, &at(1));
+        let c = get(&s, ConditionType::AutoscalingReady);
+        assert_eq!((c.status.as_str(), c.reason.as_str()), (status, reason));
+    }
+    let s = with_extras(
+        &ws,
+        &d,
+        &[],
+        Monitoring::Applied,
+        Autoscaling::KedaMissing,
+        &at(1),
+    );
+    let c = get(&s, ConditionType::AutoscalingReady);
+    assert!(
+        c.message.contains("scaling on CPU until KEDA is installed"),
+        "{}",
+        c.message
+    );
 }

@@ -82,7 +82,8 @@ async fn apply_one(
     let Children {
         deployment,
         service,
-        hpa: _,
+        autoscaler: _,
+        disruption_budget: _,
         dashboard,
         service_monitor,
         prometheus_rule,
