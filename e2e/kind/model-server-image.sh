@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Builds the kind suite's stand-in for the internet: an image that serves one ggml model file
+# Builds the kind suite's stand-in for the internet: an image that serves ggml model files
 # over HTTP (busybox httpd: Debian's static busybox, or off the published busybox image where
 # there is no dpkg, as on macOS), so WhisperServices in the cluster run the
 # real download, checksum and cache path of the server's init container. The same image is the
 # in-cluster client (busybox wget) of the suite's transcription-through-ClusterIP check.
 #
-# Usage: e2e/kind/model-server-image.sh MODEL_FILE   (prints the image reference on stdout)
-# The tag is derived from the model's and busybox's checksums, so a rebuild is skipped when
-# nothing changed.
+# Usage: e2e/kind/model-server-image.sh MODEL_FILE...   (prints the image reference on stdout)
+# Each file is served under its own name. The tag is derived from the models' and busybox's
+# checksums, so a rebuild is skipped when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-model="${1:?usage: model-server-image.sh MODEL_FILE}"
-[ -f "$model" ] || { echo "model-server-image: no such file: $model" >&2; exit 1; }
+[ $# -gt 0 ] || { echo "usage: model-server-image.sh MODEL_FILE..." >&2; exit 2; }
+for model in "$@"; do
+  [ -f "$model" ] || { echo "model-server-image: no such file: $model" >&2; exit 1; }
+done
 # shellcheck source=scripts/lib/host.sh
 source scripts/lib/host.sh
 # shellcheck source=scripts/lib/registry.sh
@@ -34,7 +36,7 @@ else
   docker rm "$container" >/dev/null
 fi
 
-tag="$( (sha256_hex "$model"; sha256_hex "$busybox") | sha256_hex | cut -c1-12)"
+tag="$( (for model in "$@"; do sha256_hex "$model"; done; sha256_hex "$busybox") | sha256_hex | cut -c1-12)"
 ref="localhost/whisper-e2e/model-server:$tag"
 if docker image inspect "$ref" >/dev/null 2>&1; then
   echo "$ref"
@@ -42,7 +44,7 @@ if docker image inspect "$ref" >/dev/null 2>&1; then
 fi
 
 ln -s busybox "$root/bin/sh"
-cp "$model" "$root/srv/$(basename "$model")"
+for model in "$@"; do cp "$model" "$root/srv/$(basename "$model")"; done
 chmod 0444 "$root/srv/"*
 echo "nonroot:x:65532:65532:nonroot:/nonexistent:/sbin/nologin" >"$root/etc/passwd"
 echo "nonroot:x:65532:" >"$root/etc/group"

@@ -2,8 +2,10 @@
 # The end-to-end suite on kind: real pods from images built here, the chart's operator pod, a
 # Prometheus Operator with its Prometheus, and e2e/tests/kind_user_path.rs driving a user's path.
 #
-# Usage: e2e/kind/run.sh [test|up|down]
+# Usage: e2e/kind/run.sh [test|autoscaling|up|down]
 #   test (default)  bring everything up, run the suite, delete the cluster (KEEP=1 keeps it)
+#   autoscaling     the same with metrics-server and KEDA installed (e2e/kind/autoscaling/),
+#                   running only the autoscaling suite (make test-autoscaling; not in CI)
 #   up              bring everything up, install the chart and the sample WhisperService, and
 #                   leave it running for a person to look at (make kind-up); prints how to reach it
 #   down            delete the cluster (make kind-down)
@@ -21,9 +23,9 @@ source scripts/lib/host.sh
 log() { echo "kind/run.sh: $(date +%H:%M:%S) $*" >&2; }
 
 case "$WHAT" in
-  test|up) ;;
+  test|autoscaling|up) ;;
   down) exec e2e/kind/cluster.sh down ;;
-  *) echo "usage: e2e/kind/run.sh [test|up|down]" >&2; exit 2 ;;
+  *) echo "usage: e2e/kind/run.sh [test|autoscaling|up|down]" >&2; exit 2 ;;
 esac
 
 scripts/install-docker.sh
@@ -36,7 +38,7 @@ export KUBECONFIG="$KUBECONFIG_FILE"
 log "cluster $KIND_CLUSTER up ($((SECONDS - t0)) s); KUBECONFIG=$KUBECONFIG_FILE"
 
 cleanup() {
-  if [ "$WHAT" = test ] && [ "${KEEP:-0}" != 1 ]; then
+  if [ "$WHAT" != up ] && [ "${KEEP:-0}" != 1 ]; then
     e2e/kind/cluster.sh down >&2 || true
   fi
 }
@@ -51,7 +53,9 @@ ALTERNATE_SERVER_IMAGE="$REGISTRY/whisper-server:$TAG-alternate"
 docker tag "$REGISTRY/whisper-server:$TAG" "$ALTERNATE_SERVER_IMAGE"
 images+=("$ALTERNATE_SERVER_IMAGE")
 MODEL="$(scripts/fetch-model.sh tiny.en | tail -n 1)"
-MODEL_SERVER_IMAGE="$(e2e/kind/model-server-image.sh "$MODEL")"
+# The day-two suite changes a WhisperService's model from tiny.en to base.
+SECOND_MODEL="$(scripts/fetch-model.sh base | tail -n 1)"
+MODEL_SERVER_IMAGE="$(e2e/kind/model-server-image.sh "$MODEL" "$SECOND_MODEL")"
 images+=("$MODEL_SERVER_IMAGE")
 e2e/kind/cluster.sh load "${images[@]}" >&2
 log "images built and loaded ($((SECONDS - t0)) s): ${images[*]}"
@@ -62,7 +66,15 @@ e2e/kind/monitoring/install.sh "$KUBECONFIG_FILE" "$KIND_CLUSTER" >&2
 source e2e/kind/monitoring/versions.sh
 log "Prometheus Operator and Prometheus ready ($((SECONDS - t0)) s)"
 
-if [ "$WHAT" = test ]; then
+suites=(--test kind_user_path --test kind_day_two --test kind_model_cache)
+if [ "$WHAT" = autoscaling ]; then
+  t0=$SECONDS
+  e2e/kind/autoscaling/install.sh "$KUBECONFIG_FILE" "$KIND_CLUSTER" >&2
+  log "metrics-server and KEDA ready ($((SECONDS - t0)) s)"
+  suites=(--test kind_autoscaling)
+fi
+
+if [ "$WHAT" != up ]; then
   t0=$SECONDS
   # --workspace, not -p whisper-e2e: the same feature set as make test's other cargo runs, so
   # nothing is compiled again.
@@ -74,10 +86,12 @@ if [ "$WHAT" = test ]; then
   WHISPER_E2E_MODEL_SERVER_IMAGE="$MODEL_SERVER_IMAGE" \
   WHISPER_E2E_MODEL_FILE="$MODEL" \
   WHISPER_E2E_MODEL_SHA256="$(sha256_hex "$MODEL")" \
+  WHISPER_E2E_SECOND_MODEL_FILE="$SECOND_MODEL" \
+  WHISPER_E2E_SECOND_MODEL_SHA256="$(sha256_hex "$SECOND_MODEL")" \
   WHISPER_E2E_PROMETHEUS_NAMESPACE="$MONITORING_NAMESPACE" \
   WHISPER_E2E_PROMETHEUS_SERVICE="$PROMETHEUS_SERVICE" \
   WHISPER_E2E_MONITORING_SELECTOR="$MONITORING_SELECTOR_KEY=$MONITORING_SELECTOR_VALUE" \
-    cargo test --workspace --test kind_user_path --test kind_day_two --no-fail-fast -- --ignored --nocapture
+    cargo test --workspace "${suites[@]}" --no-fail-fast -- --ignored --nocapture
   log "suite passed ($((SECONDS - t0)) s)"
   exit 0
 fi

@@ -18,6 +18,8 @@ pub struct KindTest {
     pub ns: TestNamespace,
     /// The in-cluster URL of the model file.
     pub model_url: String,
+    /// The in-cluster URL of the second model file (base), for a change of model.
+    pub second_model_url: String,
 }
 
 impl KindTest {
@@ -39,11 +41,14 @@ impl KindTest {
         let model_url = in_cluster::deploy_model_server(&cluster, &ns.name, &setup.file_name())
             .await
             .expect("model server");
+        let second_model_url =
+            model_url.replace(&setup.file_name(), &setup.second_model.file_name());
         Some(KindTest {
             cluster,
             setup,
             ns,
             model_url,
+            second_model_url,
         })
     }
 }
@@ -56,6 +61,8 @@ fn env(name: &'static str) -> String {
 pub struct Setup {
     pub model_file: String,
     pub model_sha256: String,
+    /// The second model the model server serves (base), for a change of model.
+    pub second_model: ModelFile,
     pub prometheus_namespace: String,
     pub prometheus_service: String,
     /// The label Prometheus selects ServiceMonitors and PrometheusRules by.
@@ -71,6 +78,10 @@ impl Setup {
         Setup {
             model_file: env("WHISPER_E2E_MODEL_FILE"),
             model_sha256: env("WHISPER_E2E_MODEL_SHA256"),
+            second_model: ModelFile {
+                path: env("WHISPER_E2E_SECOND_MODEL_FILE"),
+                sha256: env("WHISPER_E2E_SECOND_MODEL_SHA256"),
+            },
             prometheus_namespace: env("WHISPER_E2E_PROMETHEUS_NAMESPACE"),
             prometheus_service: env("WHISPER_E2E_PROMETHEUS_SERVICE"),
             selector: (key.to_string(), value.to_string()),
@@ -78,10 +89,7 @@ impl Setup {
     }
 
     pub fn file_name(&self) -> String {
-        Path::new(&self.model_file)
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default()
+        file_name(&self.model_file)
     }
 
     /// A CPU WhisperService on one thread (the kind nodes share two cores) whose monitoring
@@ -107,4 +115,24 @@ impl Setup {
         }
         m
     }
+}
+
+/// A model file on this machine that the model server also serves.
+pub struct ModelFile {
+    pub path: String,
+    pub sha256: String,
+}
+
+impl ModelFile {
+    /// The name the model server serves it under.
+    pub fn file_name(&self) -> String {
+        file_name(&self.path)
+    }
+}
+
+fn file_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

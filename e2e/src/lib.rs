@@ -6,6 +6,7 @@ pub mod chart;
 pub mod cluster;
 pub mod error;
 pub mod in_cluster;
+pub mod kind_node;
 pub mod kind_setup;
 pub mod load;
 pub mod local_operator;

@@ -69,21 +69,56 @@ pub async fn settled(
     replicas: usize,
     timeout: Duration,
 ) -> Result<Vec<Pod>> {
-    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), namespace);
-    let selector = format!("whisper-operator.io/service={name}");
-    wait::until(
+    pods_until(
+        cluster,
+        namespace,
+        name,
         &format!("{replicas} ready pods of {name} and no others"),
         timeout,
-        || async {
-            let list = pods.list(&ListParams::default().labels(&selector)).await?;
-            let ready = list.items.iter().filter(|p| is_ready(p)).count();
-            Ok(if ready == replicas && list.items.len() == replicas {
-                Check::Done(list.items)
-            } else {
-                Check::NotYet(format!("{ready} ready of {} pods", list.items.len()))
-            })
-        },
+        |ready, all| ready == replicas && all == replicas,
     )
+    .await
+}
+
+/// Waits until at least `replicas` pods of the service are ready, whatever else exists.
+pub async fn ready_at_least(
+    cluster: &Cluster,
+    namespace: &str,
+    name: &str,
+    replicas: usize,
+    timeout: Duration,
+) -> Result<Vec<Pod>> {
+    pods_until(
+        cluster,
+        namespace,
+        name,
+        &format!("{replicas} ready pods of {name}"),
+        timeout,
+        |ready, _| ready >= replicas,
+    )
+    .await
+}
+
+/// Waits until `done(ready pods, all pods)` of the service holds; returns the pods.
+async fn pods_until(
+    cluster: &Cluster,
+    namespace: &str,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    done: impl Fn(usize, usize) -> bool,
+) -> Result<Vec<Pod>> {
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), namespace);
+    let selector = format!("whisper-operator.io/service={name}");
+    wait::until(what, timeout, || async {
+        let list = pods.list(&ListParams::default().labels(&selector)).await?;
+        let ready = list.items.iter().filter(|p| is_ready(p)).count();
+        Ok(if done(ready, list.items.len()) {
+            Check::Done(list.items)
+        } else {
+            Check::NotYet(format!("{ready} ready of {} pods", list.items.len()))
+        })
+    })
     .await
 }
 

@@ -1,5 +1,5 @@
 //! Day two on kind, under a steady load of real speech sent through a NodePort Service for the
-//! whole run: the WhisperService's server settings and image change, the operator's leader is
+//! whole run: the WhisperService's server settings, model and image change, the operator's leader is
 //! killed during a change, one of two pods is deleted, the node of a replica is drained, and the
 //! API server is stopped for 30 s; no request may fail, and the operator follows a change made
 //! after the outage. A server process killed with SIGKILL may fail only the requests sent before
@@ -19,11 +19,12 @@ use kube::api::ListParams;
 use serde_json::json;
 use whisper_e2e::chart;
 use whisper_e2e::cluster::{Cluster, Mode};
+use whisper_e2e::kind_node::{container_logs, docker_exec, kubectl, node_of};
 use whisper_e2e::kind_setup::KindTest;
 use whisper_e2e::load::{Load, LoadReport};
 use whisper_e2e::wait::{self, Check};
 use whisper_e2e::whisperservice::WhisperServiceRef;
-use whisper_e2e::{E2eError, node_port, paths, rollout, speech, tool};
+use whisper_e2e::{E2eError, node_port, rollout, speech};
 use whisper_operator::build::SERVER_CONTAINER;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(300);
@@ -51,6 +52,7 @@ async fn day_two_under_load_loses_no_request() {
         setup,
         ns,
         model_url,
+        second_model_url,
     }) = KindTest::start("ws-day-two").await
     else {
         return;
@@ -83,6 +85,22 @@ async fn day_two_under_load_loses_no_request() {
     manifest["spec"]["server"]["queue"] = json!(16);
     let report = during_rollout(&cluster, &ns.name, &url, &wav, || svc.apply(&manifest)).await;
     table.record("server setting changed", report);
+
+    // 1. The model changes from tiny.en to base (multilingual, twice the memory), both served in
+    //    the cluster: a new pod takes traffic only once base is downloaded and loaded.
+    manifest["spec"]["model"] = json!(second_model_url);
+    manifest["spec"]["modelSha256"] = json!(setup.second_model.sha256);
+    manifest["spec"]["resources"]["limits"]["memory"] = json!("1Gi");
+    let report = during_rollout(&cluster, &ns.name, &url, &wav, || svc.apply(&manifest)).await;
+    table.record("model changed (tiny.en to base)", report);
+    let pods = rollout::settled(&cluster, &ns.name, SERVICE, 1, READY_TIMEOUT)
+        .await
+        .expect("1 replica on base");
+    let loaded = model_loaded_line(&cluster, &ns.name, &pods[0]).await;
+    assert!(
+        loaded.contains("multilingual") && loaded.contains("true"),
+        "the new pod did not load the multilingual base model: {loaded}"
+    );
 
     // 1. The image changes (the same build under another tag).
     let alternate = std::env::var("WHISPER_E2E_SERVER_IMAGE_ALTERNATE")
@@ -359,6 +377,17 @@ async fn deployment_uid(cluster: &Cluster, namespace: &str) -> String {
     list.items[0].metadata.uid.clone().expect("uid")
 }
 
+/// The server's "model loaded" log line in `pod`.
+async fn model_loaded_line(cluster: &Cluster, namespace: &str, pod: &Pod) -> String {
+    let logs = container_logs(cluster, namespace, pod, SERVER_CONTAINER)
+        .await
+        .expect("kubectl logs");
+    logs.lines()
+        .find(|line| line.contains("model loaded"))
+        .unwrap_or_else(|| panic!("no 'model loaded' line in the server's log:\n{logs}"))
+        .to_string()
+}
+
 /// The status of the pod's whisper-server container.
 fn server_status(pod: &Pod) -> Option<&ContainerStatus> {
     pod.status
@@ -384,11 +413,6 @@ async fn kill_server_process(pod: &Pod) -> Result<String, E2eError> {
         "kill -KILL \"$(crictl inspect --output go-template --template '{{{{.info.pid}}}}' {id})\""
     );
     docker_exec(&node_of(pod), &script).await
-}
-
-/// `sh -c SCRIPT` on a kind node (a Docker container named after the node).
-async fn docker_exec(node: &str, script: &str) -> Result<String, E2eError> {
-    tool::run_local(Path::new("docker"), ["exec", node, "sh", "-c", script]).await
 }
 
 async fn control_plane_node(cluster: &Cluster) -> String {
@@ -419,15 +443,4 @@ async fn api_server_answers(cluster: &Cluster, up: bool) {
     )
     .await
     .expect("API server");
-}
-
-fn node_of(pod: &Pod) -> String {
-    pod.spec
-        .as_ref()
-        .and_then(|s| s.node_name.clone())
-        .expect("a scheduled pod")
-}
-
-async fn kubectl(cluster: &Cluster, args: &[&str]) -> Result<String, E2eError> {
-    tool::run(&paths::tool("kubectl"), &cluster.kubeconfig, args).await
 }

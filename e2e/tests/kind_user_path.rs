@@ -36,6 +36,7 @@ async fn real_pods_download_serve_are_scraped_and_explain_failures() {
         setup,
         ns,
         model_url,
+        ..
     }) = KindTest::start("ws-kind").await
     else {
         return;
