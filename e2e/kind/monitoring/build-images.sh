@@ -28,6 +28,8 @@ log() { echo "monitoring/build-images: $*" >&2; }
 
 # shellcheck source=../../../scripts/lib/registry.sh
 source "$ROOT/scripts/lib/registry.sh"
+# shellcheck source=../../../scripts/lib/rootfs-image.sh
+source "$ROOT/scripts/lib/rootfs-image.sh"
 
 "$ROOT/scripts/install-docker.sh"
 published=("$PUBLISHED_PROM_OPERATOR_IMAGE" "$PUBLISHED_PROM_CONFIG_RELOADER_IMAGE" "$PUBLISHED_PROMETHEUS_IMAGE")
@@ -42,37 +44,8 @@ ensure_debs ca-certificates
 # The 28.x client on PATH has no buildx, and `docker import` needs no builder at all.
 command -v go >/dev/null || { log "go (1.24 or newer) is required"; exit 1; }
 
-RECIPE="$(sha256_hex "$0" | cut -c1-16)"
-LABEL=io.whisper-operator.recipe
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-
-up_to_date() {
-  [[ "${REBUILD:-0}" != 1 ]] &&
-    [[ "$(docker image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$1" 2>/dev/null)" == "$RECIPE" ]]
-}
-
-# The files every image has: the nobody user/group, TLS roots, the Go resolver for DNS.
-base_rootfs() {
-  local dir="$1"
-  mkdir -p "$dir/etc/ssl/certs" "$dir/tmp" "$dir/bin"
-  chmod 1777 "$dir/tmp"
-  printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$dir/etc/passwd"
-  printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
-  echo 'hosts: files dns' >"$dir/etc/nsswitch.conf"
-  if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then
-    cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/"
-  fi
-}
-
-# import_image NAME ROOTFS [docker import --change ...]: files owned by root unless chowned.
-import_image() {
-  local name="$1" dir="$2"
-  shift 2
-  tar -C "$dir" --numeric-owner --sort=name -c . |
-    docker import --change "USER 65534:65534" --change "LABEL $LABEL=$RECIPE" "$@" - "$name" >/dev/null
-  log "built $name ($(docker image inspect -f '{{.Size}}' "$name" | awk '{printf "%.0f MB", $1 / 1e6}'))"
-}
 
 # --- Prometheus Operator and config reloader, one Go build for both -----------------------
 build_operator_binaries() {
@@ -110,10 +83,10 @@ go_image() {
   import_image "$name" "$dir" --change "ENTRYPOINT [\"/bin/$(basename "$binary")\"]"
 }
 
-if ! up_to_date "$PROM_OPERATOR_IMAGE" || ! up_to_date "$PROM_CONFIG_RELOADER_IMAGE"; then
+if ! image_up_to_date "$PROM_OPERATOR_IMAGE" || ! image_up_to_date "$PROM_CONFIG_RELOADER_IMAGE"; then
   bin="$(build_operator_binaries)"
-  up_to_date "$PROM_OPERATOR_IMAGE" || go_image "$PROM_OPERATOR_IMAGE" "$bin/operator"
-  up_to_date "$PROM_CONFIG_RELOADER_IMAGE" || go_image "$PROM_CONFIG_RELOADER_IMAGE" "$bin/prometheus-config-reloader"
+  image_up_to_date "$PROM_OPERATOR_IMAGE" || go_image "$PROM_OPERATOR_IMAGE" "$bin/operator"
+  image_up_to_date "$PROM_CONFIG_RELOADER_IMAGE" || go_image "$PROM_CONFIG_RELOADER_IMAGE" "$bin/prometheus-config-reloader"
 fi
 
 # --- Prometheus -------------------------------------------------------------------------------
@@ -167,6 +140,6 @@ EOF
     --change 'VOLUME ["/prometheus"]'
 }
 
-up_to_date "$PROMETHEUS_IMAGE" || prometheus_image
+image_up_to_date "$PROMETHEUS_IMAGE" || prometheus_image
 
 printf '%s\n' "$PROM_OPERATOR_IMAGE" "$PROM_CONFIG_RELOADER_IMAGE" "$PROMETHEUS_IMAGE"
