@@ -1,7 +1,9 @@
 //! A steady load of real transcriptions, kept up while something happens to the cluster, and
 //! what it saw: every request's outcome and latency. A request fails when it does not come back
 //! 200 with the expected text; a 429 (the server's queue is full) is retried after a pause and
-//! counted apart, as a client honouring it would.
+//! counted apart, as a client honouring it would. A load started with [`Retry::Once`] sends a
+//! failed request once more, as a client that retries errors does, and reports the first failures
+//! whose retry succeeded apart from those that failed twice.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -25,6 +27,17 @@ struct Outcome {
     /// `None` for a success, else what went wrong.
     failure: Option<String>,
     throttled: bool,
+    /// What the second try of a failed request gave, when the load retries.
+    retry: Option<Result<(), String>>,
+}
+
+/// Whether a failed request is sent again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Every failure counts: what a scenario that may lose nothing is judged by.
+    Never,
+    /// A failed request is sent once more; it counts as failed only if that fails too.
+    Once,
 }
 
 /// Requests in flight from `concurrency` workers, each sending the next as soon as its last one
@@ -42,8 +55,12 @@ pub struct LoadReport {
     pub succeeded: usize,
     /// 429s, retried.
     pub throttled: usize,
-    /// (seconds since the start, what went wrong) of each failed request.
+    /// (seconds since the start, what went wrong) of each failed request (with [`Retry::Once`],
+    /// of each that failed twice, with the second reason).
     pub failures: Vec<(f64, String)>,
+    /// (seconds since the start, what went wrong the first time) of each request that failed and
+    /// whose retry succeeded.
+    pub recovered: Vec<(f64, String)>,
     pub median: Duration,
     pub worst: Duration,
     pub duration: Duration,
@@ -55,14 +72,16 @@ impl LoadReport {
         let first: Vec<String> = self
             .failures
             .iter()
+            .chain(&self.recovered)
             .take(5)
             .map(|(at, why)| format!("at {at:.1} s: {why}"))
             .collect();
         format!(
-            "{} sent, {} succeeded, {} failed, {} throttled; median {:.2} s, worst {:.2} s{}",
+            "{} sent, {} succeeded, {} failed, {} failed then retried, {} throttled; median {:.2} s, worst {:.2} s{}",
             self.sent,
             self.succeeded,
             self.failures.len(),
+            self.recovered.len(),
             self.throttled,
             self.median.as_secs_f64(),
             self.worst.as_secs_f64(),
@@ -77,10 +96,11 @@ impl LoadReport {
     /// One line for a scenario's table.
     pub fn row(&self, scenario: &str) -> String {
         format!(
-            "| {scenario} | {:.0} s | {} | {} | {} | {:.2} s | {:.2} s |",
+            "| {scenario} | {:.0} s | {} | {} | {} | {} | {:.2} s | {:.2} s |",
             self.duration.as_secs_f64(),
             self.sent,
             self.failures.len(),
+            self.recovered.len(),
             self.throttled,
             self.median.as_secs_f64(),
             self.worst.as_secs_f64(),
@@ -91,7 +111,13 @@ impl LoadReport {
 impl Load {
     /// Starts posting `audio` to `base_url`'s /v1/audio/transcriptions; each answer must read
     /// `expected` (compared as [`normalise`] does).
-    pub fn start(base_url: &str, audio: &Path, expected: &str, concurrency: usize) -> Result<Load> {
+    pub fn start(
+        base_url: &str,
+        audio: &Path,
+        expected: &str,
+        concurrency: usize,
+        retry: Retry,
+    ) -> Result<Load> {
         let bytes = std::fs::read(audio).map_err(|source| E2eError::Io {
             what: format!("reading {}", audio.display()),
             source,
@@ -111,6 +137,7 @@ impl Load {
                     audio: bytes.clone(),
                     expected: expected.clone(),
                     started,
+                    retry,
                 };
                 tokio::spawn(worker.run(stopped.clone()))
             })
@@ -148,6 +175,7 @@ struct Worker {
     audio: Vec<u8>,
     expected: String,
     started: Instant,
+    retry: Retry,
 }
 
 impl Worker {
@@ -159,14 +187,24 @@ impl Worker {
             let answer = self.send().await;
             let latency = sent.elapsed();
             let throttled = matches!(answer, Answer::Throttled);
+            let failure = match answer {
+                Answer::Failed(why) => Some(why),
+                Answer::Transcribed | Answer::Throttled => None,
+            };
+            let retry = match (&failure, self.retry) {
+                (Some(_), Retry::Once) => Some(match self.send().await {
+                    Answer::Transcribed => Ok(()),
+                    Answer::Throttled => Err("HTTP 429 on the retry".to_string()),
+                    Answer::Failed(why) => Err(why),
+                }),
+                _ => None,
+            };
             outcomes.push(Outcome {
                 sent_at,
                 latency,
-                failure: match answer {
-                    Answer::Failed(why) => Some(why),
-                    Answer::Transcribed | Answer::Throttled => None,
-                },
+                failure,
                 throttled,
+                retry,
             });
             // A client honouring a 429 waits; one whose request failed does not hammer either.
             if !matches!(outcomes.last(), Some(o) if o.failure.is_none() && !o.throttled) {
@@ -231,16 +269,26 @@ fn report(mut outcomes: Vec<Outcome>, duration: Duration) -> LoadReport {
         .map(|o| o.latency)
         .collect();
     latencies.sort();
-    let failures: Vec<(f64, String)> = outcomes
-        .iter()
-        .filter_map(|o| Some((o.sent_at.as_secs_f64(), o.failure.clone()?)))
-        .collect();
+    let mut failures = Vec::new();
+    let mut recovered = Vec::new();
+    for o in &outcomes {
+        let Some(first) = o.failure.clone() else {
+            continue;
+        };
+        let at = o.sent_at.as_secs_f64();
+        match &o.retry {
+            None => failures.push((at, first)),
+            Some(Ok(())) => recovered.push((at, first)),
+            Some(Err(second)) => failures.push((at, format!("{first}; the retry: {second}"))),
+        }
+    }
     let worst = outcomes.iter().map(|o| o.latency).max().unwrap_or_default();
     LoadReport {
         sent: outcomes.len(),
         succeeded: latencies.len(),
         throttled: outcomes.iter().filter(|o| o.throttled).count(),
         failures,
+        recovered,
         median: latencies
             .get(latencies.len() / 2)
             .copied()
@@ -260,6 +308,7 @@ mod tests {
             latency: Duration::from_millis(latency_ms),
             failure: failure.map(str::to_string),
             throttled,
+            retry: None,
         }
     }
 
@@ -278,5 +327,27 @@ mod tests {
         assert_eq!(r.failures, vec![(3.0, "HTTP 503".to_string())]);
         assert_eq!(r.median, Duration::from_millis(600));
         assert_eq!(r.worst, Duration::from_millis(900));
+    }
+
+    #[test]
+    fn a_failure_whose_retry_succeeded_is_recovered_and_one_that_failed_twice_is_a_failure() {
+        let retried = |secs, retry: Result<(), String>| Outcome {
+            retry: Some(retry),
+            ..outcome(secs, 100, Some("connection refused"), false)
+        };
+        let r = report(
+            vec![
+                retried(1, Ok(())),
+                retried(2, Err("HTTP 502".into())),
+                outcome(3, 100, None, false),
+            ],
+            Duration::from_secs(4),
+        );
+        assert_eq!(r.recovered, vec![(1.0, "connection refused".to_string())]);
+        assert_eq!(
+            r.failures,
+            vec![(2.0, "connection refused; the retry: HTTP 502".to_string())]
+        );
+        assert_eq!(r.succeeded, 1);
     }
 }
