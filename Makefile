@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CACHE ?= $(HOME)/.cache/whisper-operator
 
-.PHONY: help deps model build demo test test-unit test-cluster test-kind lint bench cluster-up cluster-down kind-up kind-down images crd
+.PHONY: help deps model build demo test test-unit test-cluster test-kind test-autoscaling lint bench cluster-up cluster-down kind-up kind-down images crd
 
 help:
 	@echo "make demo          install what is missing, fetch tiny.en, build, serve on 127.0.0.1:8000, transcribe a sample"
@@ -10,6 +10,7 @@ help:
 	@echo "make test-unit     cargo tests that need no cluster (the model is fetched first)"
 	@echo "make test-cluster  start the local control plane and run the cluster suites"
 	@echo "make test-kind     the kind suite: real pods from images built here (e2e/kind/run.sh)"
+	@echo "make test-autoscaling  kind with metrics-server and KEDA: a load step scales out and back in (not in make test)"
 	@echo "make kind-up       a kind cluster with the operator, Prometheus and the sample, left running"
 	@echo "make kind-down     delete that cluster"
 	@echo "make images        build the whisper-server and whisper-operator images"
@@ -41,6 +42,9 @@ test-cluster:
 
 test-kind:
 	scripts/test.sh kind
+
+test-autoscaling:
+	e2e/kind/run.sh autoscaling
 
 kind-up:
 	e2e/kind/run.sh up

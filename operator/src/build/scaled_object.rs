@@ -38,7 +38,7 @@ pub fn scaled_object(owner: &Owner, autoscaling: &AutoscalingSpec) -> Option<Val
                 "metricType": "AverageValue",
                 "metadata": {
                     "serverAddress": prometheus,
-                    "query": in_flight_query(owner),
+                    "query": in_flight_query(&owner.namespace, &owner.name),
                     "threshold": autoscaling.target_in_flight_per_replica.to_string(),
                     // No series yet (no pod scraped) counts as no load.
                     "ignoreNullValues": "true",
@@ -48,13 +48,10 @@ pub fn scaled_object(owner: &Owner, autoscaling: &AutoscalingSpec) -> Option<Val
     }))
 }
 
-/// Requests queued or holding a slot, over every pod of the service. The labels are the ones
-/// Prometheus gives every target its ServiceMonitor finds.
-pub fn in_flight_query(owner: &Owner) -> String {
-    let selector = format!(
-        "namespace=\"{}\",service=\"{}\"",
-        owner.namespace, owner.name
-    );
+/// Requests queued or holding a slot, over every pod of the service `name` in `namespace`. The
+/// labels are the ones Prometheus gives every target its ServiceMonitor finds.
+pub fn in_flight_query(namespace: &str, name: &str) -> String {
+    let selector = format!("namespace=\"{namespace}\",service=\"{name}\"");
     format!("sum(whisper_queue_depth{{{selector}}}) + sum(whisper_inflight_requests{{{selector}}})")
 }
 
