@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::Api;
+use kube::api::ListParams;
 
 use crate::cluster::Cluster;
 use crate::error::Result;
@@ -36,4 +38,17 @@ pub async fn container_logs(
 ) -> Result<String> {
     let name = pod.metadata.name.as_deref().unwrap_or_default();
     kubectl(cluster, &["logs", "-n", namespace, name, "-c", container]).await
+}
+
+/// The name of the first node matching a label selector (for kind:
+/// `node-role.kubernetes.io/control-plane`, or its negation for a worker).
+pub async fn node_named_by(cluster: &Cluster, selector: &str) -> String {
+    Api::<Node>::all(cluster.client.clone())
+        .list(&ListParams::default().labels(selector))
+        .await
+        .expect("list nodes")
+        .items
+        .first()
+        .and_then(|n| n.metadata.name.clone())
+        .unwrap_or_else(|| panic!("no node matches {selector}"))
 }

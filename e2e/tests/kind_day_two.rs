@@ -12,14 +12,14 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Api;
 use kube::api::ListParams;
 use serde_json::json;
 use whisper_e2e::chart;
 use whisper_e2e::cluster::{Cluster, Mode};
-use whisper_e2e::kind_node::{container_logs, docker_exec, kubectl, node_of};
+use whisper_e2e::kind_node::{container_logs, docker_exec, kubectl, node_named_by, node_of};
 use whisper_e2e::kind_setup::KindTest;
 use whisper_e2e::load::{Load, LoadReport, Retry};
 use whisper_e2e::wait::{self, Check};
@@ -253,7 +253,7 @@ async fn day_two_under_load_loses_no_request() {
     // 6. The API server is unreachable for 30 s (its static pod's manifest moved away from the
     //    control plane's kubelet): the server pods keep serving; afterwards the operator follows
     //    a change again.
-    let control_plane = control_plane_node(&cluster).await;
+    let control_plane = node_named_by(&cluster, "node-role.kubernetes.io/control-plane").await;
     let (report, ()) = under_load(&url, &wav, Retry::Never, async {
         docker_exec(&control_plane, &format!("mv {APISERVER_MANIFEST} /root/"))
             .await
@@ -419,17 +419,6 @@ async fn kill_server_process(pod: &Pod) -> Result<String, E2eError> {
         "kill -KILL \"$(crictl inspect --output go-template --template '{{{{.info.pid}}}}' {id})\""
     );
     docker_exec(&node_of(pod), &script).await
-}
-
-async fn control_plane_node(cluster: &Cluster) -> String {
-    Api::<Node>::all(cluster.client.clone())
-        .list(&ListParams::default().labels("node-role.kubernetes.io/control-plane"))
-        .await
-        .expect("list nodes")
-        .items
-        .first()
-        .and_then(|n| n.metadata.name.clone())
-        .expect("a control-plane node")
 }
 
 /// Waits until the API server answers (`up`) or stops answering.

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
-    LocalVolumeSource, Node, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
-    ObjectReference, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeSpec, Pod, VolumeNodeAffinity, VolumeResourceRequirements,
+    LocalVolumeSource, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectReference,
+    PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeSpec, Pod,
+    VolumeNodeAffinity, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
@@ -21,7 +21,7 @@ use kube::{Api, Client};
 use serde_json::json;
 use whisper_e2e::chart;
 use whisper_e2e::cluster::{Cluster, Mode};
-use whisper_e2e::kind_node::{container_logs, docker_exec, kubectl};
+use whisper_e2e::kind_node::{container_logs, docker_exec, kubectl, node_named_by};
 use whisper_e2e::kind_setup::KindTest;
 use whisper_e2e::rollout;
 use whisper_e2e::wait::{self, Check};
@@ -178,7 +178,7 @@ struct LocalVolume {
 
 impl LocalVolume {
     async fn create(cluster: &Cluster, namespace: &str) -> Result<Self, whisper_e2e::E2eError> {
-        let node = worker(&cluster.client).await;
+        let node = node_named_by(cluster, "!node-role.kubernetes.io/control-plane").await;
         let name = format!("{namespace}-model-cache");
         let path = format!("/var/local/whisper-e2e/{name}");
         docker_exec(
@@ -272,16 +272,4 @@ impl LocalVolume {
 
 fn size() -> BTreeMap<String, Quantity> {
     BTreeMap::from([("storage".to_string(), Quantity("1Gi".into()))])
-}
-
-/// The kind worker node (the one without the control-plane role).
-async fn worker(client: &Client) -> String {
-    Api::<Node>::all(client.clone())
-        .list(&ListParams::default().labels("!node-role.kubernetes.io/control-plane"))
-        .await
-        .expect("list nodes")
-        .items
-        .first()
-        .and_then(|n| n.metadata.name.clone())
-        .expect("a worker node")
 }
