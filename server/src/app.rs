@@ -1,4 +1,6 @@
 //! The axum router: every route and layer, built from shared state. Tests use it in-process.
+//! Layers, outermost first: request accounting, JSON error bodies, `Connection: close` while
+//! draining, the API key, the body limit.
 
 use std::sync::Arc;
 
@@ -33,6 +35,13 @@ pub fn app(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::shutdown::close_connections_when_draining,
+        ))
+        .layer(axum::middleware::from_fn(
+            crate::routes::error_bodies::json_error_bodies,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::routes::accounting::count_requests,
         ))
         .with_state(state)
 }

@@ -9,7 +9,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::routes::endpoint_of;
 use crate::state::AppState;
 
 /// Paths that stay open so probes and Prometheus need no secret.
@@ -73,11 +72,7 @@ pub async fn require_key(
     {
         return next.run(request).await;
     }
-    if let Some(endpoint) = endpoint_of(path) {
-        app.metrics
-            .requests
-            .refused(endpoint, &ApiError::Unauthorized);
-    }
+    // Counted by `routes::accounting`, from the reason the response carries.
     ApiError::Unauthorized.into_response()
 }
 

@@ -153,6 +153,24 @@ pub struct ServeArgs {
     /// After SIGTERM/SIGINT, how long in-flight requests may take before the process exits.
     #[arg(long, env = "WHISPER_SHUTDOWN_GRACE_SECONDS", default_value_t = 30.0)]
     pub shutdown_grace_seconds: f64,
+    /// A connection must deliver a complete request head within this many seconds of opening,
+    /// or of the first byte of a later request on it (slow-header clients are dropped).
+    #[arg(long, env = "WHISPER_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 15.0, value_parser = positive_seconds)]
+    pub header_read_timeout_seconds: f64,
+    /// A kept-alive connection with no request for this many seconds is closed.
+    #[arg(long, env = "WHISPER_KEEP_ALIVE_IDLE_SECONDS", default_value_t = 75.0, value_parser = positive_seconds)]
+    pub keep_alive_idle_seconds: f64,
+    /// An upload must arrive within this many seconds, plus one second per
+    /// --min-upload-bytes-per-second bytes received (408 otherwise).
+    #[arg(long, env = "WHISPER_UPLOAD_TIMEOUT_SECONDS", default_value_t = 30.0, value_parser = positive_seconds)]
+    pub upload_timeout_seconds: f64,
+    /// The slowest upload rate kept up past --upload-timeout-seconds.
+    #[arg(long, env = "WHISPER_MIN_UPLOAD_BYTES_PER_SECOND", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_upload_bytes_per_second: u64,
+    /// Most open connections; beyond it a new connection gets a 503 and is closed, while the
+    /// open ones are served.
+    #[arg(long, env = "WHISPER_MAX_CONNECTIONS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
     /// Bearer API key required on every endpoint but /healthz, /readyz and /metrics.
     #[arg(
         long,
@@ -170,6 +188,14 @@ pub struct ServeArgs {
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long, env = "WHISPER_LOG", default_value = "info,whisper_rs=warn")]
     pub log: String,
+}
+
+/// A duration flag: a positive, finite number of seconds.
+fn positive_seconds(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Ok(seconds),
+        _ => Err(format!("'{value}' is not a positive number of seconds")),
+    }
 }
 
 #[cfg(test)]

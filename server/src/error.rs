@@ -33,7 +33,31 @@ pub enum ApiError {
     InferenceFailed(String),
     #[error("{0}")]
     NotReady(&'static str),
+    #[error(
+        "the upload arrived too slowly: it must be complete within {timeout_secs:.0} s plus 1 s per {min_rate} bytes received"
+    )]
+    UploadTooSlow { timeout_secs: f64, min_rate: u64 },
+    #[error("no such endpoint: {method} {path}")]
+    NotFound { method: String, path: String },
+    #[error("{path} does not accept {method}")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("the request URI is too long")]
+    UriTooLong,
+    #[error("the request headers are too large or too many")]
+    HeadersTooLarge,
+    #[error("the request is not valid HTTP/1.1")]
+    MalformedRequest,
+    #[error("the server has too many open connections; retry later")]
+    TooManyConnections,
+    /// An error response the framework made without a body, kept with its status.
+    #[error("{message}")]
+    Other { status: StatusCode, message: String },
 }
+
+/// Carried by every error response this type makes, so the layers outside the handler know the
+/// response already has the JSON body, and what reason to count.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorReason(pub &'static str);
 
 impl ApiError {
     /// Bounded label value for the errors counter.
@@ -50,6 +74,15 @@ impl ApiError {
             Self::ClientClosed => "client_closed",
             Self::InferenceFailed(_) => "inference_failed",
             Self::NotReady(_) => "not_ready",
+            Self::UploadTooSlow { .. } => "upload_timeout",
+            Self::NotFound { .. } => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::UriTooLong => "uri_too_long",
+            Self::HeadersTooLarge => "headers_too_large",
+            Self::MalformedRequest => "malformed_request",
+            Self::TooManyConnections => "too_many_connections",
+            Self::Other { status, .. } if status.is_server_error() => "internal_error",
+            Self::Other { .. } => "bad_request",
         }
     }
 
@@ -66,7 +99,14 @@ impl ApiError {
             // nginx's "client closed request": logged and counted, never seen by the client.
             Self::ClientClosed => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
             Self::InferenceFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotReady(_) | Self::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UploadTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::MalformedRequest => StatusCode::BAD_REQUEST,
+            Self::Other { status, .. } => *status,
         }
     }
 
@@ -75,7 +115,11 @@ impl ApiError {
         match self {
             Self::Unauthorized => "authentication_error",
             Self::QueueFull { .. } => "rate_limit_error",
-            Self::Timeout { .. } | Self::InferenceFailed(_) | Self::NotReady(_) => "server_error",
+            Self::Timeout { .. }
+            | Self::InferenceFailed(_)
+            | Self::NotReady(_)
+            | Self::TooManyConnections => "server_error",
+            Self::Other { status, .. } if status.is_server_error() => "server_error",
             _ => "invalid_request_error",
         }
     }
@@ -109,16 +153,41 @@ impl From<AudioError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({
+impl ApiError {
+    /// The OpenAI-shaped body: `{"error": {"message", "type", "code"}}`.
+    pub fn body(&self) -> serde_json::Value {
+        json!({
             "error": {
                 "message": self.to_string(),
                 "type": self.kind(),
                 "code": self.reason(),
             }
-        });
-        let mut response = (self.status(), Json(body)).into_response();
+        })
+    }
+
+    /// The error for a bodiless error response the framework made (404, 405, 413 and so on).
+    pub fn for_bare_response(status: StatusCode, method: &str, path: &str) -> Self {
+        let (method, path) = (method.to_string(), path.chars().take(200).collect());
+        match status {
+            StatusCode::NOT_FOUND => Self::NotFound { method, path },
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed { method, path },
+            StatusCode::URI_TOO_LONG => Self::UriTooLong,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => Self::HeadersTooLarge,
+            status => Self::Other {
+                status,
+                message: status
+                    .canonical_reason()
+                    .unwrap_or("request failed")
+                    .to_string(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), Json(self.body())).into_response();
+        response.extensions_mut().insert(ErrorReason(self.reason()));
         if let Self::QueueFull { retry_after_secs } = self {
             response
                 .headers_mut()
@@ -126,7 +195,10 @@ impl IntoResponse for ApiError {
         }
         // These are answered before the body is read; hyper then drops the connection, so tell
         // the client not to reuse it.
-        if matches!(self, Self::Unauthorized | Self::PayloadTooLarge { .. }) {
+        if matches!(
+            self,
+            Self::Unauthorized | Self::PayloadTooLarge { .. } | Self::UploadTooSlow { .. }
+        ) {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -7,7 +7,7 @@ use prometheus::{Encoder, Gauge, GaugeVec, HistogramOpts, IntGauge, Opts, Regist
 
 use crate::audio::AudioMetrics;
 use crate::engine::EngineMetrics;
-use crate::routes::transcribe::RequestMetrics;
+use crate::routes::accounting::RequestMetrics;
 use whisper_monitoring::names;
 
 /// Suits requests from milliseconds (errors) to minutes (long audio on a CPU).
@@ -32,7 +32,7 @@ impl Endpoint {
 }
 
 /// The registry, with each part's metrics: the part that measures them defines and updates them
-/// (`RequestMetrics` the transcription routes, `AudioMetrics` the audio stage, `EngineMetrics`
+/// (`RequestMetrics` the accounting of transcription requests, `AudioMetrics` the audio stage, `EngineMetrics`
 /// the engine); the model's own gauges are set where it is loaded (`serve::load_model`).
 pub struct Metrics {
     registry: Registry,

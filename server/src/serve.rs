@@ -9,8 +9,10 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::config::ServeArgs;
+use crate::edge::EdgeLimits;
 use crate::engine::{Engine, EngineConfig, TimeLimit};
 use crate::metrics::Metrics;
+use crate::routes::form::UploadPace;
 use crate::state::{AppState, Limits};
 
 /// The CPUs this process may really use: `available_parallelism` honours cgroup quotas and
@@ -46,6 +48,15 @@ pub fn engine_config(args: &ServeArgs, cpus: usize) -> EngineConfig {
     }
 }
 
+/// The HTTP edge's connection limits from the flags.
+pub fn edge_limits(args: &ServeArgs) -> EdgeLimits {
+    EdgeLimits {
+        header_read: Duration::from_secs_f64(args.header_read_timeout_seconds),
+        keep_alive_idle: Duration::from_secs_f64(args.keep_alive_idle_seconds),
+        max_connections: args.max_connections as usize,
+    }
+}
+
 pub fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     let api_key = crate::auth::load_key(args.api_key.as_deref(), args.api_key_file.as_deref())?;
     anyhow::ensure!(
@@ -58,6 +69,10 @@ pub fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         inference_time: TimeLimit {
             base_seconds: args.timeout_base_seconds,
             per_audio_second: args.timeout_per_audio_second,
+        },
+        upload_pace: UploadPace {
+            timeout: Duration::from_secs_f64(args.upload_timeout_seconds),
+            min_bytes_per_second: args.min_upload_bytes_per_second,
         },
     };
     Ok(Arc::new(AppState::new(
@@ -164,14 +179,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let grace = Duration::from_secs_f64(args.shutdown_grace_seconds.max(0.0));
     let (signalled_tx, signalled_rx) = tokio::sync::watch::channel(false);
     let drain_state = state.clone();
-    let server =
-        axum::serve(listener, crate::app::app(state.clone())).with_graceful_shutdown(async move {
+    let server = crate::edge::serve(
+        listener,
+        crate::app::app(state.clone()),
+        edge_limits(&args),
+        async move {
             if let Err(e) = crate::shutdown::termination_signal().await {
                 warn!(error = %e, "cannot listen for signals; stopping");
             }
             let _ = signalled_tx.send(true);
             crate::shutdown::drain(drain_state, grace).await;
-        });
+        },
+    );
     // Connections that outlive the grace period must not hold the process up.
     let hard_stop = async move {
         let mut signalled = signalled_rx;
@@ -186,7 +205,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     tokio::select! {
-        served = server => served.context("server failed")?,
+        () = server => {}
         e = loader_failed => return Err(e),
         () = hard_stop => warn!("connections still open after the grace period; exiting"),
     }

@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::engine::{Engine, TimeLimit};
 use crate::metrics::Metrics;
+use crate::routes::form::UploadPace;
 
 /// Per-request limits from the configuration.
 #[derive(Debug, Clone)]
@@ -12,6 +13,7 @@ pub struct Limits {
     pub max_upload_bytes: usize,
     pub max_audio_seconds: f64,
     pub inference_time: TimeLimit,
+    pub upload_pace: UploadPace,
 }
 
 pub struct AppState {

@@ -3,6 +3,8 @@
 use axum::extract::Multipart;
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::http::StatusCode;
+use std::time::Duration;
+use tokio::time::Instant;
 
 use crate::error::ApiError;
 use crate::format::ResponseFormat;
@@ -25,10 +27,55 @@ pub const MAX_BEAM_SIZE: usize = 8;
 /// Text fields are short; anything longer is a mistake or an attack.
 const MAX_TEXT_FIELD_BYTES: usize = 64 * 1024;
 
+/// How fast an upload must arrive: within `timeout`, plus one second per `min_bytes_per_second`
+/// bytes received. A client that trickles its body is cut off; a slow but steady link is not.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadPace {
+    pub timeout: Duration,
+    pub min_bytes_per_second: u64,
+}
+
+impl UploadPace {
+    /// Time allowed for an upload of which `received` bytes have arrived.
+    pub fn allowance(&self, received: u64) -> Duration {
+        self.timeout + Duration::from_secs_f64(received as f64 / self.min_bytes_per_second as f64)
+    }
+}
+
+/// The running deadline of one upload.
+struct UploadClock {
+    pace: UploadPace,
+    started: Instant,
+    received: u64,
+}
+
+impl UploadClock {
+    fn start(pace: UploadPace) -> Self {
+        Self {
+            pace,
+            started: Instant::now(),
+            received: 0,
+        }
+    }
+
+    /// Awaits the next piece of the body, or fails once the upload has fallen behind its pace.
+    async fn within<T>(&self, next: impl Future<Output = T>) -> Result<T, ApiError> {
+        let deadline = self.started + self.pace.allowance(self.received);
+        tokio::time::timeout_at(deadline, next)
+            .await
+            .map_err(|_| ApiError::UploadTooSlow {
+                timeout_secs: self.pace.timeout.as_secs_f64(),
+                min_rate: self.pace.min_bytes_per_second,
+            })
+    }
+}
+
 pub async fn read(
     multipart: Result<Multipart, MultipartRejection>,
     max_upload_bytes: usize,
+    pace: UploadPace,
 ) -> Result<AudioForm, ApiError> {
+    let mut clock = UploadClock::start(pace);
     let mut multipart = multipart.map_err(|e| {
         ApiError::BadRequest(format!(
             "expected a multipart/form-data body with a 'file' field ({})",
@@ -42,18 +89,18 @@ pub async fn read(
     let mut temperature = 0.0;
     let mut word_timestamps = false;
     let mut beam_size = 1;
-    while let Some(field) = multipart
-        .next_field()
-        .await
+    while let Some(field) = clock
+        .within(multipart.next_field())
+        .await?
         .map_err(|e| multipart_error(e, max_upload_bytes))?
     {
         let name = field.name().unwrap_or_default().to_string();
         match name.as_str() {
-            "file" => file = Some(read_limited(field, max_upload_bytes).await?),
-            "language" => language = non_empty(text(field).await?),
-            "prompt" => prompt = non_empty(text(field).await?),
+            "file" => file = Some(read_limited(field, max_upload_bytes, &mut clock).await?),
+            "language" => language = non_empty(text(field, &mut clock).await?),
+            "prompt" => prompt = non_empty(text(field, &mut clock).await?),
             "response_format" => {
-                let value = text(field).await?;
+                let value = text(field, &mut clock).await?;
                 response_format = ResponseFormat::parse(value.trim()).ok_or_else(|| {
                     ApiError::BadRequest(format!(
                         "unknown response_format '{}'; use json, text, srt, vtt or verbose_json",
@@ -61,11 +108,11 @@ pub async fn read(
                     ))
                 })?;
             }
-            "temperature" => temperature = parse_temperature(&text(field).await?)?,
+            "temperature" => temperature = parse_temperature(&text(field, &mut clock).await?)?,
             // Not in OpenAI's API: whisper.cpp's beam search, slower and sometimes more accurate.
-            "beam_size" => beam_size = parse_beam_size(&text(field).await?)?,
+            "beam_size" => beam_size = parse_beam_size(&text(field, &mut clock).await?)?,
             "timestamp_granularities[]" | "timestamp_granularities" => {
-                match text(field).await?.trim() {
+                match text(field, &mut clock).await?.trim() {
                     "word" => word_timestamps = true,
                     "segment" => {}
                     other => {
@@ -79,7 +126,7 @@ pub async fn read(
             // `model` names the model; one is loaded, so any name is served by it. Other
             // fields are ignored as OpenAI's API adds them.
             _ => {
-                text(field).await?;
+                text(field, &mut clock).await?;
             }
         }
     }
@@ -105,19 +152,28 @@ fn multipart_error(e: MultipartError, limit: usize) -> ApiError {
     }
 }
 
-async fn read_limited(mut field: Field<'_>, limit: usize) -> Result<Vec<u8>, ApiError> {
+async fn read_limited(
+    mut field: Field<'_>,
+    limit: usize,
+    clock: &mut UploadClock,
+) -> Result<Vec<u8>, ApiError> {
     let mut data = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
+    while let Some(chunk) = clock
+        .within(field.chunk())
+        .await?
+        .map_err(|e| multipart_error(e, limit))?
+    {
         if data.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
+        clock.received += chunk.len() as u64;
         data.extend_from_slice(&chunk);
     }
     Ok(data)
 }
 
-async fn text(field: Field<'_>) -> Result<String, ApiError> {
-    let bytes = read_limited(field, MAX_TEXT_FIELD_BYTES)
+async fn text(field: Field<'_>, clock: &mut UploadClock) -> Result<String, ApiError> {
+    let bytes = read_limited(field, MAX_TEXT_FIELD_BYTES, clock)
         .await
         .map_err(|e| match e {
             ApiError::PayloadTooLarge { .. } => {
@@ -169,6 +225,18 @@ fn truncate(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upload_gets_its_timeout_plus_a_second_per_min_rate_bytes() {
+        let pace = UploadPace {
+            timeout: Duration::from_secs(30),
+            min_bytes_per_second: 4096,
+        };
+        assert_eq!(pace.allowance(0), Duration::from_secs(30));
+        assert_eq!(pace.allowance(4096 * 10), Duration::from_secs(40));
+        // A byte a second never earns more than a thousandth of a second per byte.
+        assert!(pace.allowance(100) < Duration::from_secs_f64(30.1));
+    }
 
     #[test]
     fn temperature_must_be_between_zero_and_one() {

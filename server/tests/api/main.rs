@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod concurrency;
+mod edge;
 mod fixtures;
 mod metrics;
 mod process;

@@ -75,9 +75,9 @@ async fn metrics_count_good_and_bad_requests_exactly() {
         1.0
     );
     assert_eq!(m("whisper_transcription_errors_total", &[]).await, 2.0);
-    // Whole-request histogram: every request that reached a handler.
+    // Whole-request histogram: every request to an endpoint, the refused one included.
     assert_eq!(m("whisper_transcription_duration_seconds", t).await, 3.0);
-    assert_eq!(m("whisper_transcription_duration_seconds", tr).await, 1.0);
+    assert_eq!(m("whisper_transcription_duration_seconds", tr).await, 2.0);
     // Stage histograms: audio load also for the undecodable file; later stages only for good ones.
     assert_eq!(m("whisper_audio_load_duration_seconds", &[]).await, 4.0);
     assert_eq!(m("whisper_processing_duration_seconds", &[]).await, 3.0);

@@ -40,7 +40,9 @@ pub fn start(flags: &[&str]) -> TestServer {
                 .await
                 .unwrap_or_else(|e| panic!("bind: {e}"));
             let _ = tx.send(listener.local_addr());
-            let _ = axum::serve(listener, whisper_server::app::app(state)).await;
+            let limits = whisper_server::serve::edge_limits(&cli.serve);
+            let app = whisper_server::app::app(state);
+            whisper_server::edge::serve(listener, app, limits, std::future::pending()).await;
         });
     });
     let addr = rx
@@ -71,6 +73,11 @@ pub fn shared() -> &'static TestServer {
 }
 
 impl TestServer {
+    /// `host:port`, for raw socket clients.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
