@@ -63,8 +63,10 @@ def expected_objects_problems(values, docs):
     if values.get("replicas", 1) > 1 and env.get("WHISPER_OPERATOR_LEADER_ELECTION") != "true":
         yield "replicas > 1 without leader election"
     if env.get("WHISPER_OPERATOR_LEADER_ELECTION") == "true":
-        if not any(d["kind"] == "Role" and d["metadata"]["name"].endswith("-leader-election") for d in docs):
+        roles = [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("-leader-election")]
+        if not roles:
             yield "leader election without a Lease Role"
+        yield from lease_role_problems(roles, env.get("WHISPER_OPERATOR_LEASE_NAME"))
     watched = values.get("operator", {}).get("watchNamespaces", [])
     if watched:
         if any(k in ("ClusterRole", "ClusterRoleBinding") for k, _ in kinds):
@@ -78,6 +80,19 @@ def expected_objects_problems(values, docs):
         yield "ServiceMonitor present/absent against serviceMonitor.enabled"
     if not any(d["kind"] == "CustomResourceDefinition" for d in docs):
         yield "CRD missing from the rendered chart"
+
+
+def lease_role_problems(roles, lease):
+    """The calls kube-lease-manager makes (operator/src/leader.rs): create on leases (the Lease
+    may not exist yet), get and patch on the one Lease."""
+    granted = set()
+    for rule in (r for role in roles for r in role.get("rules", [])):
+        if "coordination.k8s.io" in rule.get("apiGroups", []) and "leases" in rule.get("resources", []):
+            names = rule.get("resourceNames") or [None]
+            granted |= {(verb, name) for verb in rule.get("verbs", []) for name in names}
+    for verb, name in (("create", None), ("get", lease), ("patch", lease)):
+        if (verb, name) not in granted and (verb, None) not in granted:
+            yield f"the leader-election Role does not grant {verb} on lease {name or '(any)'}"
 
 
 def main(values_path, rendered_path):

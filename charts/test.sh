@@ -4,7 +4,8 @@
 #   - the rendered manifests pass kubernetes-validate --strict against Kubernetes 1.34
 #   - every file under bad-values/ is refused, with the message its `# expect:` line names
 #   - the chart's CRD is identical to crds/whisperservice.yaml
-#   - RBAC has no wildcards, and the operator pod spec meets the `restricted` Pod Security Standard
+#   - RBAC has no wildcards, the leader-election Role grants the Lease calls the operator makes,
+#     and the operator pod spec meets the `restricted` Pod Security Standard
 # Needs helm (scripts/fetch-k8s-tools.sh) and the venv from scripts/install-deps.sh.
 set -uo pipefail
 cd "$(dirname "$0")"

@@ -86,14 +86,14 @@ pub async fn children(
     let deployment = put(
         ctx,
         &Api::<Deployment>::namespaced(client.clone(), ns),
-        Place::new("Deployment", ns, &owner.name),
+        &ChildKey::new("Deployment", ns, &owner.name),
         &deployment,
     )
     .await?;
     put_unless_current(
         ctx,
         &Api::<Service>::namespaced(client.clone(), ns),
-        Place::new("Service", ns, &owner.name),
+        &ChildKey::new("Service", ns, &owner.name),
         &service,
     )
     .await?;
@@ -101,7 +101,7 @@ pub async fn children(
     put_or_delete(
         ctx,
         &Api::<PodDisruptionBudget>::namespaced(client.clone(), ns),
-        Place::new("PodDisruptionBudget", ns, &owner.name),
+        &ChildKey::new("PodDisruptionBudget", ns, &owner.name),
         disruption_budget.as_ref(),
     )
     .await?;
@@ -126,7 +126,7 @@ async fn apply_autoscaler(
     put_or_delete(
         ctx,
         &Api::<HorizontalPodAutoscaler>::namespaced(ctx.client.clone(), ns),
-        Place::new("HorizontalPodAutoscaler", ns, &owner.name),
+        &ChildKey::new("HorizontalPodAutoscaler", ns, &owner.name),
         hpa.as_ref(),
     )
     .await?;
@@ -134,7 +134,7 @@ async fn apply_autoscaler(
         put_or_delete(
             ctx,
             &Api::<DynamicObject>::namespaced_with(ctx.client.clone(), ns, &resource),
-            Place::new("ScaledObject", ns, &owner.name),
+            &ChildKey::new("ScaledObject", ns, &owner.name),
             scaled_object.as_ref(),
         )
         .await?;
@@ -178,12 +178,12 @@ async fn apply_dashboard(
         let ns = cm.namespace().unwrap_or_else(|| owner.namespace.clone());
         let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
         let name = cm.name_any();
-        put_unless_current(ctx, &api, Place::new("ConfigMap", &ns, &name), &cm).await?;
+        put_unless_current(ctx, &api, &ChildKey::new("ConfigMap", &ns, &name), &cm).await?;
     }
     if let Some(name) = stale_local {
         let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &owner.namespace);
-        let at = Place::new("ConfigMap", &owner.namespace, &name);
-        delete_unless_absent(ctx, &api, at).await?;
+        let at = ChildKey::new("ConfigMap", &owner.namespace, &name);
+        delete_unless_absent(ctx, &api, &at).await?;
     }
     Ok(())
 }
@@ -210,14 +210,14 @@ async fn apply_monitoring(
     put_or_delete(
         ctx,
         &dynamic(&kinds.service_monitor),
-        Place::new("ServiceMonitor", &owner.namespace, &owner.name),
+        &ChildKey::new("ServiceMonitor", &owner.namespace, &owner.name),
         service_monitor.as_ref(),
     )
     .await?;
     put_or_delete(
         ctx,
         &dynamic(&kinds.prometheus_rule),
-        Place::new("PrometheusRule", &owner.namespace, &owner.name),
+        &ChildKey::new("PrometheusRule", &owner.namespace, &owner.name),
         prometheus_rule.as_ref(),
     )
     .await?;
@@ -228,32 +228,6 @@ async fn apply_monitoring(
     })
 }
 
-/// Which child an apply is for.
-#[derive(Clone, Copy, Debug)]
-struct Place<'a> {
-    kind: &'static str,
-    namespace: &'a str,
-    name: &'a str,
-}
-
-impl<'a> Place<'a> {
-    fn new(kind: &'static str, namespace: &'a str, name: &'a str) -> Self {
-        Self {
-            kind,
-            namespace,
-            name,
-        }
-    }
-
-    fn key(&self) -> ChildKey {
-        ChildKey {
-            kind: self.kind,
-            namespace: self.namespace.to_string(),
-            name: self.name.to_string(),
-        }
-    }
-}
-
 fn params() -> PatchParams {
     // force: this operator is the only intended writer of the fields it sets.
     PatchParams::apply(MANAGER).force()
@@ -262,7 +236,7 @@ fn params() -> PatchParams {
 /// Server-side applies `obj` (a typed object, or JSON for a kind known only at run time);
 /// returns what the API server stored. The ledger hears of the write before it is sent (so its
 /// watch echo wakes nobody) and of what it stored; the metrics count whether it changed anything.
-async fn put<K, P>(ctx: &Context, api: &Api<K>, at: Place<'_>, obj: &P) -> Result<K>
+async fn put<K, P>(ctx: &Context, api: &Api<K>, at: &ChildKey, obj: &P) -> Result<K>
 where
     K: Clone + DeserializeOwned + Debug + Resource,
     P: Serialize + Debug,
@@ -273,7 +247,7 @@ where
 async fn put_fingerprinted<K, P>(
     ctx: &Context,
     api: &Api<K>,
-    at: Place<'_>,
+    at: &ChildKey,
     obj: &P,
     sent: u64,
 ) -> Result<K>
@@ -281,14 +255,13 @@ where
     K: Clone + DeserializeOwned + Debug + Resource,
     P: Serialize + Debug,
 {
-    let key = at.key();
-    let before = ctx.ledger.begin_write(&key);
-    let result = api.patch(at.name, &params(), &Patch::Apply(obj)).await;
+    let before = ctx.ledger.begin_write(at);
+    let result = api.patch(&at.name, &params(), &Patch::Apply(obj)).await;
     let stored = result
         .as_ref()
         .ok()
         .map(|o| (o.meta().resource_version.clone(), o.meta().generation));
-    ctx.ledger.end_write(&key, sent, stored.clone());
+    ctx.ledger.end_write(at, sent, stored.clone());
     if let Some((after, _)) = stored {
         let outcome = if before.is_some() && before == after {
             "unchanged"
@@ -305,13 +278,13 @@ where
 
 /// [`put`], skipped (no request at all) when the ledger says the same object was applied and
 /// nobody has changed the child since. For children whose stored copy is not needed.
-async fn put_unless_current<K, P>(ctx: &Context, api: &Api<K>, at: Place<'_>, obj: &P) -> Result<()>
+async fn put_unless_current<K, P>(ctx: &Context, api: &Api<K>, at: &ChildKey, obj: &P) -> Result<()>
 where
     K: Clone + DeserializeOwned + Debug + Resource,
     P: Serialize + Debug,
 {
     let sent = fingerprint(obj);
-    if ctx.ledger.is_current(&at.key(), sent) {
+    if ctx.ledger.is_current(at, sent) {
         count(ctx, at.kind, "skipped");
         return Ok(());
     }
@@ -336,7 +309,7 @@ fn fingerprint<P: Serialize>(obj: &P) -> u64 {
 async fn put_or_delete<K, P>(
     ctx: &Context,
     api: &Api<K>,
-    at: Place<'_>,
+    at: &ChildKey,
     desired: Option<&P>,
 ) -> Result<()>
 where
@@ -350,14 +323,14 @@ where
 }
 
 /// Deletes the child at `at`, unless the ledger knows it does not exist (no request then).
-async fn delete_unless_absent<K>(ctx: &Context, api: &Api<K>, at: Place<'_>) -> Result<()>
+async fn delete_unless_absent<K>(ctx: &Context, api: &Api<K>, at: &ChildKey) -> Result<()>
 where
     K: Clone + DeserializeOwned + Debug,
 {
-    if ctx.ledger.is_absent(&at.key()) {
+    if ctx.ledger.is_absent(at) {
         return Ok(());
     }
-    delete_if_exists(api, at.name, at.kind).await
+    delete_if_exists(api, &at.name, at.kind).await
 }
 
 /// Deletes `name` if it exists.

@@ -1,22 +1,16 @@
 //! Leader election on a coordination.k8s.io Lease, so two operator replicas never reconcile at
-//! the same time. Optimistic concurrency (resourceVersion) makes each acquire/renew atomic.
-//!
-//! Why not a crate (checked December 2026): kubert 0.25.0, the newest, is built on kube-client
-//! 1.1 and k8s-openapi 0.25, so its lease module cannot take this workspace's kube 5 `Client`.
-//! kube-lease-manager 0.13.1 builds against kube 5.0 and k8s-openapi 0.29, but it needs Rust
-//! 1.89 (the workspace declares 1.88) and writes the Lease with server-side apply and
-//! strategic-merge patches, i.e. the `patch` verb, which the chart's Role does not grant (it
-//! grants create, get and update). Adopting it means changing those two and proving failover on
-//! real pods (the kind suite).
+//! the same time. The Lease protocol is kube-lease-manager's (MIT; maintained, and built on this
+//! workspace's kube 5 and k8s-openapi 0.29, unlike kubert's lease module): it creates the Lease
+//! when missing, takes it when free or expired, renews and releases it, writing with server-side
+//! apply and strategic-merge patches (so the chart's Role grants create on leases, and get and
+//! patch on this one). This module maps the operator's settings onto it and decides when failed
+//! renewals end the leadership, which the crate leaves to its caller.
 
 use std::time::Duration;
 
-use k8s_openapi::{
-    api::coordination::v1::{Lease, LeaseSpec},
-    apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta},
-    jiff::{SignedDuration, Timestamp},
-};
-use kube::{Api, Client, api::PostParams};
+use kube::Client;
+use kube_lease_manager::{LeaseCreateMode, LeaseManager, LeaseManagerError, LeaseParams};
+use tokio::time::Instant;
 
 /// Settings of the election.
 #[derive(Clone, Debug)]
@@ -25,19 +19,32 @@ pub struct LeaseConfig {
     pub name: String,
     /// This replica's identity (the pod name).
     pub identity: String,
-    /// How long a lease is valid without renewal.
+    /// How long a lease is valid without renewal (whole seconds).
     pub duration: Duration,
-    /// How often the holder renews, and how often a standby retries.
+    /// How often the holder renews (whole seconds, less than `duration`).
     pub retry: Duration,
+}
+
+impl LeaseConfig {
+    /// kube-lease-manager's (duration, grace) in seconds: it renews `grace` before the lease
+    /// runs out, so renewing every `retry` is a grace of `duration - retry`.
+    fn timing(&self) -> Option<(u64, u64)> {
+        let (duration, retry) = (self.duration.as_secs(), self.retry.as_secs());
+        (retry > 0 && retry < duration).then_some((duration, duration - retry))
+    }
 }
 
 /// A failure to talk to the API server about the lease.
 #[derive(Debug, thiserror::Error)]
-#[error("leader lease {name}: {source}")]
-pub struct LeaseError {
-    name: String,
-    #[source]
-    source: kube::Error,
+pub enum LeaseError {
+    #[error("leader lease {name}: {source}")]
+    Api {
+        name: String,
+        #[source]
+        source: LeaseManagerError,
+    },
+    #[error("leader lease {0}: the renewal period must be at least 1 s and shorter than the lease")]
+    Timing(String),
 }
 
 /// Why this replica stopped leading.
@@ -49,199 +56,100 @@ pub enum LeaseLost {
     Unreachable(#[source] LeaseError),
 }
 
-/// Who may hold the lease now.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// Nobody holds it, it expired, or we hold it: take or renew it.
-    Take,
-    /// Someone else holds a valid lease.
-    Wait,
-}
-
-/// Pure rule: may `identity` take `spec` at `now`?
-pub fn decide(spec: Option<&LeaseSpec>, identity: &str, now: Timestamp) -> Decision {
-    let Some(spec) = spec else {
-        return Decision::Take;
-    };
-    let holder = spec.holder_identity.as_deref().unwrap_or("");
-    if holder.is_empty() || holder == identity {
-        return Decision::Take;
-    }
-    let renewed = spec.renew_time.as_ref().map(|t| t.0);
-    let secs = i64::from(spec.lease_duration_seconds.unwrap_or(0));
-    match renewed {
-        Some(at)
-            if at
-                .saturating_add(SignedDuration::from_secs(secs))
-                .is_ok_and(|end| end > now) =>
-        {
-            Decision::Wait
-        }
-        _ => Decision::Take,
-    }
-}
-
 pub struct LeaderElection {
-    api: Api<Lease>,
+    manager: LeaseManager,
     config: LeaseConfig,
+    /// How long before the lease runs out the crate renews it.
+    grace: Duration,
 }
 
 impl LeaderElection {
-    pub fn new(client: Client, config: LeaseConfig) -> Self {
-        Self {
-            api: Api::namespaced(client, &config.namespace),
+    /// Creates the Lease if it does not exist yet.
+    pub async fn new(client: Client, config: LeaseConfig) -> Result<Self, LeaseError> {
+        let (duration, grace) = config
+            .timing()
+            .ok_or_else(|| LeaseError::Timing(config.name.clone()))?;
+        let params = LeaseParams::new(config.identity.clone(), duration, grace);
+        let manager = LeaseManager::new(
+            client,
+            config.name.clone(),
+            config.namespace.clone(),
+            params,
+            LeaseCreateMode::AutoCreate,
+        )
+        .await;
+        let manager = manager.map_err(|e| err(&config, e))?;
+        Ok(Self {
+            manager,
             config,
-        }
-    }
-
-    fn err(&self, source: kube::Error) -> LeaseError {
-        LeaseError {
-            name: self.config.name.clone(),
-            source,
-        }
-    }
-
-    /// Tries once to take or renew the lease; `Ok(true)` when we hold it afterwards.
-    pub async fn try_acquire(&self) -> Result<bool, LeaseError> {
-        let now = Timestamp::now();
-        let existing = match self.api.get_opt(&self.config.name).await {
-            Ok(l) => l,
-            Err(e) => return Err(self.err(e)),
-        };
-        let current = existing.as_ref().and_then(|l| l.spec.as_ref());
-        if decide(current, &self.config.identity, now) == Decision::Wait {
-            return Ok(false);
-        }
-        let ours =
-            current.and_then(|s| s.holder_identity.as_deref()) == Some(&self.config.identity);
-        let transitions = current.and_then(|s| s.lease_transitions).unwrap_or(0);
-        let spec = LeaseSpec {
-            holder_identity: Some(self.config.identity.clone()),
-            lease_duration_seconds: i32::try_from(self.config.duration.as_secs()).ok(),
-            acquire_time: if ours {
-                current.and_then(|s| s.acquire_time.clone())
-            } else {
-                Some(MicroTime(now))
-            },
-            renew_time: Some(MicroTime(now)),
-            lease_transitions: Some(if ours { transitions } else { transitions + 1 }),
-            ..LeaseSpec::default()
-        };
-        let result = match existing {
-            Some(mut lease) => {
-                lease.spec = Some(spec);
-                // replace() carries resourceVersion: a concurrent writer makes this a 409.
-                self.api
-                    .replace(&self.config.name, &PostParams::default(), &lease)
-                    .await
-            }
-            None => {
-                let lease = Lease {
-                    metadata: ObjectMeta {
-                        name: Some(self.config.name.clone()),
-                        namespace: Some(self.config.namespace.clone()),
-                        ..ObjectMeta::default()
-                    },
-                    spec: Some(spec),
-                };
-                self.api.create(&PostParams::default(), &lease).await
-            }
-        };
-        match result {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
-            Err(e) => Err(self.err(e)),
-        }
+            grace: Duration::from_secs(grace),
+        })
     }
 
     /// Waits until this replica holds the lease.
     pub async fn acquire(&self) -> Result<(), LeaseError> {
-        loop {
-            if self.try_acquire().await? {
-                return Ok(());
-            }
-            tokio::time::sleep(self.config.retry).await;
-        }
+        while !self.manager.changed().await.map_err(|e| self.err(e))? {}
+        Ok(())
     }
 
-    /// Renews the lease until a renewal fails for longer than the lease lasts; returns then,
-    /// because another replica may have taken over.
+    /// Renews the lease until another replica takes it, or until renewals fail for so long that
+    /// the next try would come after the lease ran out; returns then.
     pub async fn hold(&self) -> LeaseLost {
-        let mut last_ok = tokio::time::Instant::now();
+        // When the current run of failed renewals began.
+        let mut failing_since: Option<Instant> = None;
         loop {
-            tokio::time::sleep(self.config.retry).await;
-            match self.try_acquire().await {
-                Ok(true) => last_ok = tokio::time::Instant::now(),
+            let renewing = self.manager.changed();
+            tokio::pin!(renewing);
+            let result = match failing_since {
+                None => renewing.await,
+                // After a failure the crate renews at once; once that works it sleeps until the
+                // next renewal, so still waiting after half a period means the lease is renewed.
+                Some(_) => match tokio::time::timeout(self.config.retry / 2, &mut renewing).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::info!("leader lease renewed again");
+                        failing_since = None;
+                        renewing.await
+                    }
+                },
+            };
+            match result {
+                // Only a replica that did not lead hears `true`.
+                Ok(true) => {}
                 Ok(false) => return LeaseLost::TakenOver,
-                Err(e) if last_ok.elapsed() >= self.config.duration => {
-                    return LeaseLost::Unreachable(e);
+                Err(e) => {
+                    let error = self.err(e);
+                    let since = *failing_since.get_or_insert_with(Instant::now);
+                    // A renewal that lands after the lease ran out may race a replica taking it.
+                    if since.elapsed() + self.config.retry >= self.grace {
+                        return LeaseLost::Unreachable(error);
+                    }
+                    tracing::warn!(error = %error, "lease renewal failed; retrying");
+                    tokio::time::sleep(self.config.retry).await;
                 }
-                Err(e) => tracing::warn!(error = %e, "lease renewal failed; retrying"),
             }
         }
     }
 
-    /// Gives the lease up so a standby takes over at once (on shutdown).
+    /// Gives the lease up (on shutdown): a replica that reads it next takes it at once; one
+    /// already waiting notices when the term it last read ends (the crate sleeps until then).
     pub async fn release(&self) {
-        if let Ok(Some(mut lease)) = self.api.get_opt(&self.config.name).await
-            && let Some(spec) = lease.spec.as_mut()
-            && spec.holder_identity.as_deref() == Some(&self.config.identity)
-        {
-            spec.holder_identity = None;
-            if let Err(e) = self
-                .api
-                .replace(&self.config.name, &PostParams::default(), &lease)
-                .await
-            {
-                tracing::warn!(error = %e, "could not release the leader lease");
-            }
+        if let Err(e) = self.manager.release().await {
+            tracing::warn!(error = %self.err(e), "could not release the leader lease");
         }
+    }
+
+    fn err(&self, source: LeaseManagerError) -> LeaseError {
+        err(&self.config, source)
+    }
+}
+
+fn err(config: &LeaseConfig, source: LeaseManagerError) -> LeaseError {
+    LeaseError::Api {
+        name: config.name.clone(),
+        source,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(holder: &str, renewed: i64, secs: i32) -> LeaseSpec {
-        LeaseSpec {
-            holder_identity: Some(holder.into()),
-            renew_time: Some(MicroTime(Timestamp::from_second(renewed).expect("ts"))),
-            lease_duration_seconds: Some(secs),
-            ..LeaseSpec::default()
-        }
-    }
-
-    fn t(s: i64) -> Timestamp {
-        Timestamp::from_second(s).expect("ts")
-    }
-
-    #[test]
-    fn absent_or_unheld_lease_is_taken() {
-        assert_eq!(decide(None, "me", t(0)), Decision::Take);
-        assert_eq!(
-            decide(Some(&LeaseSpec::default()), "me", t(0)),
-            Decision::Take
-        );
-    }
-
-    #[test]
-    fn own_lease_is_renewed_and_a_valid_foreign_one_is_respected() {
-        assert_eq!(
-            decide(Some(&spec("me", 100, 15)), "me", t(105)),
-            Decision::Take
-        );
-        assert_eq!(
-            decide(Some(&spec("other", 100, 15)), "me", t(105)),
-            Decision::Wait
-        );
-    }
-
-    #[test]
-    fn expired_foreign_lease_is_taken() {
-        assert_eq!(
-            decide(Some(&spec("other", 100, 15)), "me", t(116)),
-            Decision::Take
-        );
-    }
-}
+mod tests;

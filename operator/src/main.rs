@@ -124,7 +124,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 duration: Duration::from_secs(15),
                 retry: Duration::from_secs(5),
             },
-        );
+        )
+        .await
+        .context("leader election")?;
         ready.store(true, Ordering::Relaxed);
         let mut stopped = stop_rx.clone();
         tokio::select! {

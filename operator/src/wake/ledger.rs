@@ -16,6 +16,16 @@ pub struct ChildKey {
     pub name: String,
 }
 
+impl ChildKey {
+    pub fn new(kind: &'static str, namespace: &str, name: &str) -> Self {
+        Self {
+            kind,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
 /// What a watch event shows of a child.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sighting {
