@@ -15,6 +15,16 @@ use super::{AudioError, DecodedAudio};
 /// Decodes a whole upload held in memory. Stops with `TooLong` as soon as the audio passes
 /// `max_seconds`, so a long file never fills memory.
 pub fn decode(bytes: Vec<u8>, max_seconds: f64) -> Result<DecodedAudio, AudioError> {
+    // symphonia can panic on hostile input (the audio_decode fuzz target found an overflowing
+    // shift in its WAVE channel-mask repair): that is a corrupt file, not a failed request.
+    std::panic::catch_unwind(move || decode_unguarded(bytes, max_seconds)).unwrap_or_else(|_| {
+        Err(AudioError::Corrupt(
+            "the audio decoder could not read this file".into(),
+        ))
+    })
+}
+
+fn decode_unguarded(bytes: Vec<u8>, max_seconds: f64) -> Result<DecodedAudio, AudioError> {
     if bytes.is_empty() {
         return Err(AudioError::Corrupt("the file is empty".into()));
     }
@@ -193,6 +203,24 @@ mod tests {
             decode(wav(&samples, 8000, 1, None), 1.0),
             Err(AudioError::TooLong { .. })
         ));
+    }
+
+    #[test]
+    fn a_decoder_panic_is_a_corrupt_file() {
+        // Found by the audio_decode fuzz target: WAVE_FORMAT_EXTENSIBLE with 40 channels and an
+        // empty channel mask made symphonia shift a u32 by 40 ("attempt to shift left with
+        // overflow" where overflow checks are on).
+        let mut file = wav(&[0; 40], 8000, 40, None);
+        let fmt_at = 20;
+        file[fmt_at..fmt_at + 2].copy_from_slice(&0xfffeu16.to_le_bytes());
+        // Extend the fmt chunk from 16 to 40 bytes: cbSize 22, valid bits, mask 0, PCM GUID.
+        file[16..20].copy_from_slice(&40u32.to_le_bytes());
+        let mut extension = vec![22, 0, 16, 0, 0, 0, 0, 0];
+        extension.extend_from_slice(&[
+            1, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xaa, 0, 0x38, 0x9b, 0x71,
+        ]);
+        file.splice(36..36, extension);
+        assert!(matches!(decode(file, 10.0), Err(AudioError::Corrupt(_))));
     }
 
     #[test]

@@ -94,14 +94,15 @@ pub fn parse(buf: &[u8]) -> Result<Ct2Model<'_>, Ct2Error> {
         return Err(Ct2Error::BadSpec { found: spec });
     }
     let _spec_revision = r.u32()?;
+    // The counts are not trusted to size the maps: a few bytes could ask for any amount.
     let count = r.u32()? as usize;
-    let mut variables = HashMap::with_capacity(count);
+    let mut variables = HashMap::new();
     for _ in 0..count {
         let (name, variable) = read_variable(&mut r)?;
         variables.insert(name, variable);
     }
     let alias_count = r.u32()? as usize;
-    let mut aliases = HashMap::with_capacity(alias_count);
+    let mut aliases = HashMap::new();
     for _ in 0..alias_count {
         let alias = r.string()?;
         let target = r.string()?;
@@ -200,6 +201,8 @@ mod tests {
     /// Offsets in `sample()`: version 4, spec 2+12, revision 4, count 4, name 2+2, rank 1.
     const DIM_AT: usize = 31;
     const DTYPE_AT: usize = DIM_AT + 4;
+    /// The variable count: after version 4, spec 2+12, revision 4.
+    const COUNT_AT: usize = 22;
 
     /// A minimal model: one f16 variable of shape [2] and one alias.
     fn sample() -> Vec<u8> {
@@ -289,5 +292,20 @@ mod tests {
         // Shape [3] of f16 would need 6 bytes; the file still says 4.
         buf[DIM_AT] = 3;
         assert!(matches!(parse(&buf), Err(Ct2Error::SizeMismatch { .. })));
+    }
+
+    #[test]
+    fn huge_counts_are_a_truncated_file_not_a_huge_allocation() {
+        // Found by the ct2_model fuzz target: a count sized the maps before any variable was
+        // read, so a 30-byte file asked for hundreds of GB and aborted the process.
+        let mut buf = sample();
+        buf[COUNT_AT..COUNT_AT + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        // What follows the one variable is read as the next: any error will do.
+        assert!(parse(&buf).is_err());
+        let mut buf = sample();
+        // The alias count sits before the alias "alias" (2+6) and its target "w" (2+2).
+        let alias_count_at = buf.len() - 12 - 4;
+        buf[alias_count_at..alias_count_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(parse(&buf), Err(Ct2Error::Truncated { .. })));
     }
 }

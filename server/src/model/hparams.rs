@@ -97,7 +97,8 @@ fn layer_count(model: &Ct2Model, prefix: &str) -> Result<usize, MappingError> {
         .keys()
         .filter_map(|name| name.strip_prefix(prefix)?.strip_prefix("layer_"))
         .filter_map(|rest| rest.split('/').next()?.parse::<usize>().ok())
-        .map(|i| i + 1)
+        // Saturating: `layer_<usize::MAX>` is a (missing) layer gap, not an overflow.
+        .map(|i| i.saturating_add(1))
         .max()
         .ok_or_else(|| MappingError::MissingTensor {
             name: format!("{prefix}layer_0"),

@@ -21,11 +21,16 @@ mod requantize;
 mod vocab;
 
 pub use ct2::{Ct2Error, DType};
+// The readers over bytes, public for the fuzz targets (server/fuzz/, docs/fuzzing.md).
+pub use ct2::{Ct2Model, parse as parse_ct2};
 pub use fetch::{FetchError, FetchOutcome, fetch_model};
 pub use ggml_read::GgmlReadError;
+pub use ggml_read::{GgmlFile, read as read_ggml};
 pub use hparams::Hparams;
+pub use hparams::derive as derive_hparams;
 pub use import::{ImportError, ImportSummary, import_ct2, import_ct2_as};
 pub use mapping::MappingError;
+pub use mapping::ggml_tensors;
 pub use quantize::{QuantizeError, Weights};
 pub use requantize::{RequantizeError, requantize};
 pub use vocab::VocabError;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::ct2_fixture::{Ct2Fixture, N_AUDIO_CTX, N_MELS, N_STATE, N_TEXT_CTX, TOKENS};
+use crate::ct2_fixture::{Ct2Fixture, N_AUDIO_CTX, N_MELS, N_STATE, N_TEXT_CTX, TOKENS, Variable};
 use crate::ggml_reader::read_ggml;
 use whisper_server::model::{Ct2Error, ImportError, MappingError, VocabError, import_ct2};
 
@@ -255,6 +255,26 @@ fn missing_tensor_is_named() {
         } if name == "decoder/layer_0/ffn/linear_1/bias"
     ));
     assert_names(&err, &model_bin(&c));
+}
+
+#[test]
+fn a_layer_numbered_usize_max_is_a_missing_layer_not_an_overflow() {
+    // Found reviewing the ct2_model fuzz target: counting layers as the highest `layer_N` plus
+    // one overflowed (a panic in debug builds) for N = usize::MAX.
+    let mut fixture = Ct2Fixture::whisper();
+    fixture.variables.push(Variable {
+        name: format!("encoder/layer_{}/ffn/layer_norm/gamma", usize::MAX),
+        shape: vec![N_STATE],
+        dtype: 4, // f16
+        data: vec![0; 2 * N_STATE],
+    });
+    assert!(matches!(
+        import_err(&case(&fixture)),
+        ImportError::Tensors {
+            source: MappingError::MissingTensor { name },
+            ..
+        } if name == "encoder/layer_1/self_attention/layer_norm/gamma"
+    ));
 }
 
 #[test]
