@@ -58,8 +58,15 @@ impl ConnectionClock {
 
     /// Bytes arrived: an idle connection starts on its next request's head.
     pub fn bytes_arrived(&self, now: Instant) {
-        if self.with_phase(|phase| matches!(phase, Phase::Idle { .. })) {
-            self.enter(Phase::Head { since: now });
+        let started = self.with_phase(|phase| {
+            let idle = matches!(phase, Phase::Idle { .. });
+            if idle {
+                *phase = Phase::Head { since: now };
+            }
+            idle
+        });
+        if started {
+            self.changed.notify_one();
         }
     }
 

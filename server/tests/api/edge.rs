@@ -179,8 +179,7 @@ async fn an_upload_trickled_a_byte_at_a_time_gets_408_in_json() {
     };
     let mut received = Vec::new();
     let read = reader.read_to_end(&mut received);
-    let ((), read) = tokio::join!(trickle, read);
-    let _ = read;
+    let ((), _) = tokio::join!(trickle, read);
     let response = String::from_utf8_lossy(&received).to_string();
     assert_eq!(status_of(&response), 408, "{response}");
     assert_eq!(error_code(&response), "upload_timeout");
