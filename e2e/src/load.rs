@@ -1,9 +1,9 @@
 //! A steady load of real transcriptions, kept up while something happens to the cluster, and
 //! what it saw: every request's outcome and latency. A request fails when it does not come back
 //! 200 with the expected text; a 429 (the server's queue is full) is retried after a pause and
-//! counted apart, as a client honouring it would. A load started with [`Retry::Once`] sends a
-//! failed request once more, as a client that retries errors does, and reports the first failures
-//! whose retry succeeded apart from those that failed twice.
+//! counted apart, as a client honouring it would. A load started with [`Retry::LikeOpenAiSdk`]
+//! retries a failed request as the official `openai` SDKs do by default, and reports the first
+//! failures whose retries succeeded apart from those that failed every time.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -27,7 +27,8 @@ struct Outcome {
     /// `None` for a success, else what went wrong.
     failure: Option<String>,
     throttled: bool,
-    /// What the second try of a failed request gave, when the load retries.
+    /// What the retries of a failed request came to, when the load retries: `Ok` as soon as one
+    /// succeeded, else the last one's failure.
     retry: Option<Result<(), String>>,
 }
 
@@ -36,9 +37,14 @@ struct Outcome {
 pub enum Retry {
     /// Every failure counts: what a scenario that may lose nothing is judged by.
     Never,
-    /// A failed request is sent once more; it counts as failed only if that fails too.
-    Once,
+    /// A failed request is sent again after each of [`SDK_RETRY_DELAYS`], as the official
+    /// `openai` SDKs do by default (two retries, 0.5 s then 1 s, each less up to a quarter of
+    /// jitter, left out here); it counts as failed only if every retry fails too.
+    LikeOpenAiSdk,
 }
+
+/// The pauses before each retry of [`Retry::LikeOpenAiSdk`].
+pub const SDK_RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(500), Duration::from_secs(1)];
 
 /// Requests in flight from `concurrency` workers, each sending the next as soon as its last one
 /// came back.
@@ -55,11 +61,11 @@ pub struct LoadReport {
     pub succeeded: usize,
     /// 429s, retried.
     pub throttled: usize,
-    /// (seconds since the start, what went wrong) of each failed request (with [`Retry::Once`],
-    /// of each that failed twice, with the second reason).
+    /// (seconds since the start, what went wrong) of each failed request (with
+    /// [`Retry::LikeOpenAiSdk`], of each whose retries all failed, with the last one's reason).
     pub failures: Vec<(f64, String)>,
     /// (seconds since the start, what went wrong the first time) of each request that failed and
-    /// whose retry succeeded.
+    /// whose retries succeeded.
     pub recovered: Vec<(f64, String)>,
     pub median: Duration,
     pub worst: Duration,
@@ -192,11 +198,7 @@ impl Worker {
                 Answer::Transcribed | Answer::Throttled => None,
             };
             let retry = match (&failure, self.retry) {
-                (Some(_), Retry::Once) => Some(match self.send().await {
-                    Answer::Transcribed => Ok(()),
-                    Answer::Throttled => Err("HTTP 429 on the retry".to_string()),
-                    Answer::Failed(why) => Err(why),
-                }),
+                (Some(_), Retry::LikeOpenAiSdk) => Some(self.retried().await),
                 _ => None,
             };
             outcomes.push(Outcome {
@@ -212,6 +214,20 @@ impl Worker {
             }
         }
         outcomes
+    }
+
+    /// Sends the request again after each of [`SDK_RETRY_DELAYS`] until one try succeeds.
+    async fn retried(&self) -> Result<(), String> {
+        let mut last = Err(String::new());
+        for (n, delay) in SDK_RETRY_DELAYS.iter().enumerate() {
+            tokio::time::sleep(*delay).await;
+            last = match self.send().await {
+                Answer::Transcribed => return Ok(()),
+                Answer::Throttled => Err(format!("HTTP 429 on retry {}", n + 1)),
+                Answer::Failed(why) => Err(format!("retry {}: {why}", n + 1)),
+            };
+        }
+        last
     }
 
     async fn send(&self) -> Answer {
@@ -279,7 +295,7 @@ fn report(mut outcomes: Vec<Outcome>, duration: Duration) -> LoadReport {
         match &o.retry {
             None => failures.push((at, first)),
             Some(Ok(())) => recovered.push((at, first)),
-            Some(Err(second)) => failures.push((at, format!("{first}; the retry: {second}"))),
+            Some(Err(last)) => failures.push((at, format!("{first}; {last}"))),
         }
     }
     let worst = outcomes.iter().map(|o| o.latency).max().unwrap_or_default();
@@ -330,7 +346,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failure_whose_retry_succeeded_is_recovered_and_one_that_failed_twice_is_a_failure() {
+    fn a_failure_whose_retry_succeeded_is_recovered_and_one_whose_retries_failed_is_a_failure() {
         let retried = |secs, retry: Result<(), String>| Outcome {
             retry: Some(retry),
             ..outcome(secs, 100, Some("connection refused"), false)
@@ -346,7 +362,7 @@ mod tests {
         assert_eq!(r.recovered, vec![(1.0, "connection refused".to_string())]);
         assert_eq!(
             r.failures,
-            vec![(2.0, "connection refused; the retry: HTTP 502".to_string())]
+            vec![(2.0, "connection refused; HTTP 502".to_string())]
         );
         assert_eq!(r.succeeded, 1);
     }

@@ -208,15 +208,16 @@ async fn day_two_under_load_loses_no_request() {
     uncordoned.expect("kubectl uncordon");
 
     // 3. A server process is killed (SIGKILL): what was on its way to it may fail, and so may
-    //    what is sent to it until the Service has dropped the endpoint, but a retry of each
-    //    succeeds (the load retries failures once here); the kubelet restarts the container.
+    //    what is sent to it until the Service has dropped the endpoint, but a client retrying
+    //    as the openai SDKs do by default (0.5 s, then 1 s) gets each through; the kubelet
+    //    restarts the container.
     let pods = rollout::settled(&cluster, &ns.name, SERVICE, 2, READY_TIMEOUT)
         .await
         .expect("2 replicas");
     let target = pods[0].metadata.name.clone().expect("pod name");
     let restarts = server_restarts(&pods[0]);
     let pod_api: Api<Pod> = Api::namespaced(cluster.client.clone(), &ns.name);
-    let (report, ()) = under_load(&url, &wav, Retry::Once, async {
+    let (report, ()) = under_load(&url, &wav, Retry::LikeOpenAiSdk, async {
         kill_server_process(&pods[0]).await.expect("SIGKILL");
         wait::until(
             "the killed server's container to restart in the same pod",
@@ -303,7 +304,7 @@ struct Table {
 }
 
 impl Table {
-    /// A scenario's row. Any failed request (where the load retries, one whose retry failed
+    /// A scenario's row. Any failed request (where the load retries, one whose retries failed
     /// too) fails the test at the end.
     fn record(&mut self, scenario: &str, report: LoadReport) {
         eprintln!("{scenario}: {}", report.summary());
