@@ -3,6 +3,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use clap::{Parser, Subcommand};
+use whisper_http_edge::EdgeLimits;
 use whisper_operator::catalogue::{Catalogue, CatalogueError};
 
 #[derive(Parser, Debug)]
@@ -29,6 +30,17 @@ pub struct RunArgs {
     /// Address of /metrics, /healthz and /readyz.
     #[arg(long, env = "WHISPER_OPERATOR_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
+    /// Seconds a connection to those endpoints has to send a whole request head, from its
+    /// opening or from the first byte of a later request (slow-header clients are dropped).
+    #[arg(long, env = "WHISPER_OPERATOR_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a kept-alive connection to those endpoints may wait for its next request.
+    #[arg(long, env = "WHISPER_OPERATOR_KEEP_ALIVE_IDLE_SECONDS", default_value_t = 75, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_alive_idle_seconds: u64,
+    /// Most open connections to those endpoints; past it a new connection gets a 503 and is
+    /// closed, while the open ones are served.
+    #[arg(long, env = "WHISPER_OPERATOR_MAX_CONNECTIONS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
     /// Namespaces to watch, comma-separated; empty watches all.
     #[arg(
         long,
@@ -92,6 +104,15 @@ pub enum LogFormat {
 }
 
 impl RunArgs {
+    /// The HTTP edge's connection limits.
+    pub fn edge_limits(&self) -> EdgeLimits {
+        EdgeLimits {
+            header_read: Duration::from_secs(self.header_read_timeout_seconds),
+            keep_alive_idle: Duration::from_secs(self.keep_alive_idle_seconds),
+            max_connections: self.max_connections as usize,
+        }
+    }
+
     pub fn config(&self) -> Result<whisper_operator::Config, CatalogueError> {
         Ok(whisper_operator::Config {
             namespaces: self

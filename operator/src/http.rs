@@ -1,12 +1,20 @@
 //! The operator's own HTTP endpoints: /metrics, /healthz (alive), /readyz (connected to the
-//! API server and running the controller or standing by for the lease).
+//! API server and running the controller or standing by for the lease). They are served behind
+//! the same HTTP edge as whisper-server (connection cap, head and keep-alive timers), so a slow or
+//! greedy client of the metrics port cannot hold the operator's sockets.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use serde_json::json;
+use tokio::net::TcpListener;
+use whisper_http_edge::{EdgeError, EdgeLimits, ErrorBody};
 
 use crate::metrics::Metrics;
 
@@ -24,6 +32,27 @@ pub fn app(state: HttpState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(state)
+}
+
+/// Serves the endpoints on `listener` within `limits` until `shutdown` resolves, then lets open
+/// connections finish their requests and close.
+pub async fn serve(
+    listener: TcpListener,
+    state: HttpState,
+    limits: EdgeLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    whisper_http_edge::serve(listener, app(state), limits, edge_error_body, shutdown).await;
+}
+
+/// The body of an answer the edge gives itself (400, 414, 431, or 503 past the connection cap):
+/// `{"error": {"message", "code"}}`.
+fn edge_error_body(error: EdgeError) -> ErrorBody {
+    let body = json!({"error": {"message": error.to_string(), "code": error.code()}});
+    ErrorBody {
+        content_type: "application/json",
+        body: body.to_string().into_bytes(),
+    }
 }
 
 async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {

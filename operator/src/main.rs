@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use tokio::sync::watch;
 use whisper_operator::{
-    http::{HttpState, app},
+    http::{self, HttpState},
     leader::{LeaderElection, LeaseConfig},
     metrics::Metrics,
     run_controller_until,
@@ -87,17 +87,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             let _ = rx.wait_for(|s| *s).await;
         }
     };
-    let http = tokio::spawn(
-        axum::serve(
-            listener,
-            app(HttpState {
-                metrics: metrics.clone(),
-                ready: ready.clone(),
-            }),
-        )
-        .with_graceful_shutdown(http_stop)
-        .into_future(),
-    );
+    let http = tokio::spawn(http::serve(
+        listener,
+        HttpState {
+            metrics: metrics.clone(),
+            ready: ready.clone(),
+        },
+        args.edge_limits(),
+        http_stop,
+    ));
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutdown requested");
@@ -152,10 +150,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     finish(http).await
 }
 
-async fn finish(http: tokio::task::JoinHandle<std::io::Result<()>>) -> anyhow::Result<()> {
-    http.await
-        .context("HTTP task panicked")?
-        .context("HTTP server failed")?;
+async fn finish(http: tokio::task::JoinHandle<()>) -> anyhow::Result<()> {
+    http.await.context("HTTP task panicked")?;
     tracing::info!("stopped");
     Ok(())
 }

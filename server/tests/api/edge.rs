@@ -178,12 +178,20 @@ async fn an_upload_trickled_a_byte_at_a_time_gets_408_in_json() {
         }
     };
     let mut received = Vec::new();
-    let read = reader.read_to_end(&mut received);
-    let ((), _) = tokio::join!(trickle, read);
+    // The answer ends with the server's end of stream; the server reads on for a while after
+    // it (lingering close), so the trickle may still be going then.
+    let read = async {
+        let _ = reader.read_to_end(&mut received).await;
+        started.elapsed()
+    };
+    tokio::pin!(read);
+    let took = tokio::select! {
+        took = &mut read => took,
+        () = trickle => read.await,
+    };
     let response = String::from_utf8_lossy(&received).to_string();
     assert_eq!(status_of(&response), 408, "{response}");
     assert_eq!(error_code(&response), "upload_timeout");
-    let took = started.elapsed();
     assert!(
         took < Duration::from_secs(5),
         "408 came after {took:?}, the upload timeout is 1 s"
@@ -328,4 +336,36 @@ async fn every_error_the_framework_or_hyper_answers_is_openai_json() {
         )
         .await;
     assert_eq!(counted, 2.0);
+}
+
+/// An answer sent before the upload was read (a bad field ahead of the file; a file over the
+/// byte limit) reaches a real client that is still sending, instead of a connection reset: the
+/// edge shuts its side and reads on a while before closing (`lingering_close`).
+#[tokio::test]
+async fn an_answer_sent_before_the_upload_was_read_reaches_a_client_still_sending() {
+    use reqwest::multipart::{Form, Part};
+
+    let server = crate::server::shared();
+    let client = crate::server::client();
+    // Over the shared server's 5 MB limit, and more than the sockets' buffers hold.
+    let upload = vec![0u8; 12_000_000];
+    for (field, status) in [(Some(("response_format", "mp5")), 400), (None, 413)] {
+        for attempt in 0..5 {
+            let mut form = Form::new();
+            if let Some((name, value)) = field {
+                form = form.text(name, value);
+            }
+            let form = form.part("file", Part::bytes(upload.clone()).file_name("big.wav"));
+            let response = client
+                .post(server.url("/v1/audio/transcriptions"))
+                .bearer_auth(crate::server::API_KEY)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("try {attempt}, due {status}: no answer: {e:?}"));
+            assert_eq!(response.status().as_u16(), status, "try {attempt}");
+            let body: serde_json::Value = response.json().await.expect("a JSON error body");
+            assert!(body["error"]["message"].is_string(), "{body}");
+        }
+    }
 }

@@ -1,21 +1,21 @@
-//! A connection past `--max-connections`: answered at once with a 503 and closed, so the
-//! client learns to retry instead of waiting in the kernel's backlog.
+//! A connection past `EdgeLimits::max_connections`: answered at once with a 503 and closed, so
+//! the client learns to retry instead of waiting in the kernel's backlog.
 
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::bare_errors::raw_response;
-use crate::error::ApiError;
+use crate::bare_errors::raw_response;
+use crate::error::{EdgeError, RenderError};
 
 /// How long a refused connection may take to receive its answer.
 const ANSWER_TIME: Duration = Duration::from_secs(1);
 
-pub async fn refuse(mut stream: TcpStream) {
+pub async fn refuse(mut stream: TcpStream, render: RenderError) {
     let answer = async {
         stream
-            .write_all(&raw_response(&ApiError::TooManyConnections))
+            .write_all(&raw_response(EdgeError::TooManyConnections, render))
             .await?;
         stream.shutdown().await?;
         // Read what the client already sent, so closing does not reset the connection before

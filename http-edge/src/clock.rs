@@ -1,6 +1,6 @@
 //! Which timer a connection is under: the head timer while a request head is arriving, the
 //! keep-alive timer while it waits between requests, none while a request is being served
-//! (the upload pace and the inference time limit govern that).
+//! (the router governs that: the server's upload pace and inference time limit, say).
 
 use std::sync::Mutex;
 use std::time::Duration;

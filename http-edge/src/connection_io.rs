@@ -1,6 +1,6 @@
 //! A connection's socket as hyper sees it: reads are reported to the connection's clock (the
 //! first bytes of a request end its idle time and start its head timer), and hyper's bodiless
-//! error answers are swapped for the API's JSON on their way out (`bare_errors`).
+//! error answers are swapped for the caller's error body on their way out (`bare_errors`).
 
 use std::io;
 use std::pin::Pin;
@@ -11,8 +11,9 @@ use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-use super::bare_errors::{hyper_error_in, raw_response};
-use super::clock::ConnectionClock;
+use crate::bare_errors::{hyper_error_in, raw_response};
+use crate::clock::ConnectionClock;
+use crate::error::RenderError;
 
 /// The rest of a replacement being written, and how much of hyper's buffer it stands for.
 struct Replacement {
@@ -26,15 +27,17 @@ pin_project! {
         #[pin]
         inner: T,
         clock: Arc<ConnectionClock>,
+        render: RenderError,
         replacing: Option<Replacement>,
     }
 }
 
 impl<T> ConnectionIo<T> {
-    pub fn new(inner: T, clock: Arc<ConnectionClock>) -> Self {
+    pub fn new(inner: T, clock: Arc<ConnectionClock>, render: RenderError) -> Self {
         Self {
             inner,
             clock,
+            render,
             replacing: None,
         }
     }
@@ -68,7 +71,7 @@ impl<T: AsyncWrite> AsyncWrite for ConnectionIo<T> {
             None => match hyper_error_in(buf) {
                 None => return this.inner.poll_write(cx, buf),
                 Some(error) => this.replacing.insert(Replacement {
-                    bytes: raw_response(&error),
+                    bytes: raw_response(error, *this.render),
                     written: 0,
                     replaces: buf.len(),
                 }),
