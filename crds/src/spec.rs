@@ -27,6 +27,7 @@ use crate::{
         status_replicas_path = ".status.replicas",
         label_selector_path = ".status.selector"
     ),
+    validation = Rule::new("size(self.metadata.name) <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("metadata.name must be a DNS-1035 label (at most 63 lowercase letters, digits or '-', starting with a letter and not ending with '-'): it names the Service"),
     // Raw JSON columns: the structured form repeats keys, which clippy flags as duplicates.
     printcolumn = r#"{"name":"Model", "type":"string", "jsonPath":".spec.model", "description":"The Whisper model served"}"#,
     printcolumn = r#"{"name":"Replicas", "type":"integer", "jsonPath":".spec.replicas", "description":"Desired replicas"}"#,

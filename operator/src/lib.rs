@@ -30,6 +30,8 @@ pub mod wake;
 
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod generated_specs;
 
 pub use config::Config;
 pub use controller::{run_controller, run_controller_until};

@@ -29,6 +29,11 @@ pub struct Resolved {
 /// Why a spec cannot be deployed; shown to the user in the Degraded condition.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Invalid {
+    #[error(
+        "metadata.name {0:?} cannot name the Service: it must be a DNS-1035 label (at most 63 \
+         lowercase letters, digits or '-', starting with a letter and not ending with '-')"
+    )]
+    Name(String),
     #[error("spec.model {0:?} is neither a catalogue model ({1}) nor an http(s) URL")]
     UnknownModel(String, String),
     #[error("spec.modelSha256 is required when spec.model is a URL")]
@@ -42,12 +47,26 @@ pub fn validate<'a>(
     spec: &'a WhisperServiceSpec,
     config: &Config,
 ) -> Result<Valid<'a>, Invalid> {
+    // The CRD refuses such names too; this covers clusters whose CRD predates that rule.
+    if !is_dns_label(&owner.name) {
+        return Err(Invalid::Name(owner.name.clone()));
+    }
     let resolved = resolve(spec, &config.server_image, &config.catalogue)?;
     Ok(Valid {
         owner,
         spec,
         resolved,
     })
+}
+
+/// Whether `name` can name a Service (and be a label value): a DNS-1035 label.
+fn is_dns_label(name: &str) -> bool {
+    let mut chars = name.chars();
+    let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    starts_with_letter
+        && name.len() <= 63
+        && !name.ends_with('-')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn resolve(
@@ -118,6 +137,16 @@ mod tests {
             msg.contains("\"huge\"") && msg.contains("tiny.en, base, large-v3-turbo"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn names_that_cannot_name_a_service_are_invalid() {
+        for name in ["a", "tiny-en", "w2", &"a".repeat(63)] {
+            assert!(is_dns_label(name), "{name}");
+        }
+        for name in ["", "1st", "a.b", "a-", "A", "a_b", &"a".repeat(64)] {
+            assert!(!is_dns_label(name), "{name}");
+        }
     }
 
     #[test]

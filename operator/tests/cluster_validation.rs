@@ -14,10 +14,10 @@ use whisper_crds::WhisperService;
 
 /// Sends the raw JSON (typed structs could not even hold some of these) and returns the
 /// API server's refusal message.
-async fn refused(api: &Api<DynamicObject>, spec: serde_json::Value) -> String {
+async fn refused(api: &Api<DynamicObject>, name: &str, spec: serde_json::Value) -> String {
     let obj: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "whisper-operator.io/v1alpha1", "kind": "WhisperService",
-        "metadata": {"name": "bad"}, "spec": spec,
+        "metadata": {"name": name}, "spec": spec,
     }))
     .expect("object");
     match api.create(&PostParams::default(), &obj).await {
@@ -50,8 +50,13 @@ async fn api_server_refuses_invalid_specs_with_the_cel_messages() {
             (json!({"model": "tiny.en", "monitoring": {"serviceMonitor": {"interval": "often"}}}), "spec.monitoring.serviceMonitor.interval"),
         ];
         for (spec, expected) in cases {
-            let message = refused(&api, spec.clone()).await;
+            let message = refused(&api, "bad", spec.clone()).await;
             assert!(message.contains(expected), "for {spec}: {message}");
+        }
+        // Names the API server takes for any object but that cannot name the Service.
+        for name in ["1st", "a.b", &"a".repeat(64)] {
+            let message = refused(&api, name, json!({"model": "tiny.en"})).await;
+            assert!(message.contains("metadata.name must be a DNS-1035 label"), "for {name}: {message}");
         }
     })
     .await;
