@@ -50,7 +50,20 @@ lint() {
 control_plane_smoke() { e2e/cluster/smoke-test.sh; }
 cargo_tests() { cargo test --workspace --no-fail-fast; }
 python_clients() {
-  "$VENV/bin/python" -m pytest -q server/tests/python scripts/bench/test_wer.py
+  "$VENV/bin/python" -m pytest -q server/tests/python scripts/bench/test_wer.py scripts/soak/test_tally.py
+}
+# Bounded fuzzing of the server's parsers, 30 s a target. The nightly, ASan-instrumented build
+# is slow cold, so its target dir lives in the cache, keyed by the nightly compiler's version.
+fuzz_smoke() {
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal || return 1
+  local nightly
+  nightly="$(rustc +nightly --version | sha256sum | cut -c1-12)"
+  CARGO_TARGET_DIR="$CACHE/target-fuzz-$nightly" FUZZ_CORPUS="$CACHE/fuzz-corpus" scripts/fuzz.sh 30
+}
+# Three minutes of mixed good and bad traffic: fails on a 5xx, a lost request, a wrong answer or
+# resident memory growing past its bound (64 MiB over the first 90 s peak) (docs/soak.md).
+soak_smoke() {
+  scripts/soak.sh 180 --interval 30 --warm-up 90 --rss-growth-mib 64 --burst-every 20
 }
 chart_tests() { charts/test.sh; }
 dashboard_schema() { monitoring/schema-check/run.sh; }
@@ -90,6 +103,8 @@ case "$WHAT" in
     stage lint lint
     stage cargo-tests cargo_tests
     stage python-clients python_clients
+    stage soak-smoke soak_smoke
+    stage fuzz-smoke fuzz_smoke
     stage chart chart_tests
     stage dashboard-schema dashboard_schema
     stage control-plane-smoke control_plane_smoke
