@@ -50,6 +50,9 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--bare-bin", type=Path, required=True)
     p.add_argument("--server-bin", type=Path, required=True)
+    p.add_argument("--baseline-server-bin", type=Path,
+                   help="another whisper-server build (an earlier commit), run beside the server "
+                        "as \"server Nt baseline\" in the idle, hog and concurrency sections")
     p.add_argument("--ggml-default-bare-bin", type=Path,
                    help="bench_inference built as whisper.cpp ships (GGML_LLAMAFILE=OFF)")
     p.add_argument("--model", type=Path, required=True, help="ggml tiny.en")
@@ -205,9 +208,12 @@ def main() -> None:
         if a.ggml_default_bare_bin:
             engines.append(Bare(f"bare whisper.cpp default build {t}t",
                                 a.ggml_default_bare_bin, a.model, t))
+        baselines = {"bare": bare, "fw int8": fw_int8}
+        if a.baseline_server_bin:
+            engines.append(Server(f"server {t}t baseline", a.baseline_server_bin, a.model, t))
+            baselines["baseline"] = f"server {t}t baseline"
         try:
             engines += server_variants(a, t, clips)
-            baselines = {"bare": bare, "fw int8": fw_int8}
             if "idle" in sections:
                 idle = medians(timed("Idle machine", engines, clips, baselines))
             if "hog" in sections:

@@ -39,8 +39,8 @@ class Contender:
 
 
 def contenders(a, t: int) -> list[Contender]:
-    def server(slots: int, *extra_args: str):
-        return lambda _: Server(f"server {t}t slots {slots}", a.server_bin, a.model, t, slots,
+    def server(slots: int, *extra_args: str, binary=a.server_bin):
+        return lambda _: Server(f"server {t}t slots {slots}", binary, a.model, t, slots,
                                 extra_args=extra_args)
 
     def split_threads(clients: int) -> int:
@@ -56,7 +56,12 @@ def contenders(a, t: int) -> list[Contender]:
                                              compute_type, split_threads(clients),
                                              num_workers=clients)
 
-    return [
+    baseline = []
+    if getattr(a, "baseline_server_bin", None):
+        baseline = [Contender(f"server {t}t default slots baseline",
+                              server(0, binary=a.baseline_server_bin),
+                              lambda _: "--slots 0, the baseline build")]
+    return baseline + [
         Contender(f"server {t}t default slots f16", server(0, "--weights", "f16"),
                   lambda _: "--slots 0, --weights f16"),
         Contender(f"server {t}t 1 slot", server(1), lambda _: "--slots 1"),
