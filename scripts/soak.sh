@@ -5,7 +5,7 @@
 # and raw JSON under $CACHE/soak-results/. Exits non-zero if the run failed its verdict.
 #
 # usage: scripts/soak.sh [SECONDS] [soak.py options]   (default 3600: the hour run)
-#   CI runs scripts/soak.sh 180 --interval 30 --warm-up 90 --rss-growth-mib 64 --burst-every 20
+#   CI runs scripts/soak.sh 180 --interval 30 --warm-up 90 --rss-growth-mib 128 --burst-every 20
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

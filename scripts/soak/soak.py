@@ -145,10 +145,15 @@ async def soak(a, base: str, pid: int, clips: list[Clip]) -> tuple[list, list, f
     outcomes: list = []
     memory: list = []
     rng = random.Random(a.seed)
+    # Priming: the largest inputs first, several at once, so that the buffers they need are
+    # allocated inside the warm-up however slowly the rest of the run gets going.
+    sampler = asyncio.create_task(sample_memory(pid, started, until, memory))
+    outcomes.extend(await asyncio.gather(
+        *(traffic.good(name) for name in ("long", "long", "medium", "short")),
+        traffic.oversized(), traffic.bad()))
     tasks = [steady_client(traffic, utterances, until, random.Random(rng.random()), outcomes)
              for _ in range(a.clients)]
-    await asyncio.gather(*tasks, bursts(traffic, a, until, outcomes),
-                         sample_memory(pid, started, until, memory))
+    await asyncio.gather(*tasks, bursts(traffic, a, until, outcomes), sampler)
     # One sample after the last requests, when nothing is in flight.
     await asyncio.sleep(1)
     memory.append(tally.MemorySample(time.monotonic() - started, rss_mib(pid)))
