@@ -134,12 +134,15 @@ async fn drive<S>(
             },
             _ = stopping.recv(), if !asked_to_stop => {
                 asked_to_stop = true;
-                Pin::new(&mut connection).graceful_shutdown();
+                std::pin::Pin::new(&mut connection).graceful_shutdown();
             },
         }
     };
     match ended {
-        Ok(()) => lingering_close::linger(connection.into_parts().io.into_inner()).await,
+        Ok(()) => {
+            let io = connection.into_parts().io.into_inner();
+            lingering_close::linger(io, lingering_close::AFTER_AN_ANSWER).await;
+        }
         Err(e) => debug!(error = %e, "connection ended with an error"),
     }
     drop(permit);

@@ -11,21 +11,31 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
-/// Longest a closing connection is read from, in all.
-pub const LINGER_TOTAL: Duration = Duration::from_secs(10);
-/// Longest it may stay silent before it is closed.
-pub const LINGER_QUIET: Duration = Duration::from_secs(2);
+/// How long a closing connection is read from.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Longest it may stay silent before it is closed.
+    pub quiet: Duration,
+    /// Longest it is read from, in all.
+    pub total: Duration,
+}
+
+/// After an answer on a served connection.
+pub const AFTER_AN_ANSWER: Budget = Budget {
+    quiet: Duration::from_secs(2),
+    total: Duration::from_secs(10),
+};
 
 /// Shuts the write side of `io`, then reads and drops what arrives until the client closes, is
-/// silent for [`LINGER_QUIET`], or [`LINGER_TOTAL`] has passed.
-pub async fn linger<T: AsyncRead + AsyncWrite + Unpin>(mut io: T) {
+/// silent for `budget.quiet`, or `budget.total` has passed.
+pub async fn linger<T: AsyncRead + AsyncWrite + Unpin>(mut io: T, budget: Budget) {
     if io.shutdown().await.is_err() {
         return;
     }
-    let until = Instant::now() + LINGER_TOTAL;
+    let until = Instant::now() + budget.total;
     let mut sink = vec![0u8; 16 * 1024];
     loop {
-        let quiet_until = (Instant::now() + LINGER_QUIET).min(until);
+        let quiet_until = (Instant::now() + budget.quiet).min(until);
         match tokio::time::timeout_at(quiet_until, io.read(&mut sink)).await {
             Ok(Ok(n)) if n > 0 => continue,
             _ => return,
@@ -41,7 +51,7 @@ mod tests {
     #[tokio::test]
     async fn the_answer_arrives_then_the_rest_of_the_upload_is_read_and_dropped() {
         let (server, mut client) = duplex(64);
-        let lingering = tokio::spawn(linger(server));
+        let lingering = tokio::spawn(linger(server, AFTER_AN_ANSWER));
         // The client is still sending more than the pipe holds: linger must read it.
         client
             .write_all(&[7u8; 4096])
@@ -55,28 +65,29 @@ mod tests {
     async fn a_client_that_never_closes_is_let_go_after_the_quiet_time() {
         let (server, _client) = duplex(64);
         let started = Instant::now();
-        linger(server).await;
-        assert_eq!(started.elapsed(), LINGER_QUIET);
+        linger(server, AFTER_AN_ANSWER).await;
+        assert_eq!(started.elapsed(), AFTER_AN_ANSWER.quiet);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_client_that_keeps_trickling_is_let_go_after_the_total_time() {
         let (server, mut client) = duplex(64);
         let started = Instant::now();
-        let lingering = tokio::spawn(linger(server));
+        let lingering = tokio::spawn(linger(server, AFTER_AN_ANSWER));
         let trickle = tokio::spawn(async move {
             while client.write_all(b"x").await.is_ok() {
-                tokio::time::sleep(LINGER_QUIET / 2).await;
+                tokio::time::sleep(AFTER_AN_ANSWER.quiet / 2).await;
             }
         });
         lingering.await.expect("linger");
+        let Budget { quiet, total } = AFTER_AN_ANSWER;
         assert!(
-            started.elapsed() <= LINGER_TOTAL + LINGER_QUIET,
+            started.elapsed() <= total + quiet,
             "{:?}",
             started.elapsed()
         );
         assert!(
-            started.elapsed() >= LINGER_TOTAL - LINGER_QUIET,
+            started.elapsed() >= total - quiet,
             "{:?}",
             started.elapsed()
         );

@@ -3,26 +3,25 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::bare_errors::raw_response;
 use crate::error::{EdgeError, RenderError};
+use crate::lingering_close::{Budget, linger};
 
-/// How long a refused connection may take to receive its answer.
+/// How long a refused connection may take to receive its answer, and then to close.
 const ANSWER_TIME: Duration = Duration::from_secs(1);
 
 pub async fn refuse(mut stream: TcpStream, render: RenderError) {
-    let answer = async {
-        stream
-            .write_all(&raw_response(EdgeError::TooManyConnections, render))
-            .await?;
-        stream.shutdown().await?;
-        // Read what the client already sent, so closing does not reset the connection before
-        // it has read the answer.
-        let mut sink = [0u8; 4096];
-        while stream.read(&mut sink).await? > 0 {}
-        Ok::<_, std::io::Error>(())
-    };
-    let _ = tokio::time::timeout(ANSWER_TIME, answer).await;
+    let answer = raw_response(EdgeError::TooManyConnections, render);
+    if let Ok(Ok(())) = tokio::time::timeout(ANSWER_TIME, stream.write_all(&answer)).await {
+        // What the client already sent is read and dropped, so closing does not reset the
+        // connection before it has read the answer.
+        let budget = Budget {
+            quiet: ANSWER_TIME,
+            total: ANSWER_TIME,
+        };
+        linger(stream, budget).await;
+    }
 }

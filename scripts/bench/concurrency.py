@@ -57,7 +57,7 @@ def contenders(a, t: int) -> list[Contender]:
                                              num_workers=clients)
 
     baseline = []
-    if getattr(a, "baseline_server_bin", None):
+    if a.baseline_server_bin:
         baseline = [Contender(f"server {t}t default slots baseline",
                               server(0, binary=a.baseline_server_bin),
                               lambda _: "--slots 0, the baseline build")]

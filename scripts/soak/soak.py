@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -167,9 +168,7 @@ def report(a, outcomes, memory, duration, alive: bool) -> tuple[str, tally.Verdi
     v = tally.verdict(outcomes, memory, a.warm_up, a.rss_growth_mib, intervals, clips)
     if not alive:
         v.failures.append("the server process died")
-    counts = {}
-    for o in outcomes:
-        counts[o.kind] = counts.get(o.kind, 0) + 1
+    counts = Counter(o.kind for o in outcomes)
     kinds = ", ".join(f"{k.removeprefix('good:')} {n}" for k, n in sorted(counts.items())
                       if not k.startswith("good:utterance"))
     utterances = sum(n for k, n in counts.items() if k.startswith("good:utterance"))

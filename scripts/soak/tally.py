@@ -2,6 +2,7 @@
 samples, so that the verdict can be tested without a server (test_tally.py)."""
 
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 
 # What became of one request. Only the first three are failures.
@@ -67,9 +68,9 @@ def row(interval: Interval, clips: list[str]) -> str:
     outs = interval.outcomes
     seconds = interval.end - interval.start
     good = sum(1 for o in outs if o.result == OK)
-    results = ", ".join(f"{r} {n}" for r, n in sorted(_count(o.result for o in outs).items()))
+    results = ", ".join(f"{r} {n}" for r, n in sorted(Counter(o.result for o in outs).items()))
     statuses = ", ".join(f"{s} {n}" for s, n in sorted(
-        _count(str(o.status) for o in outs if o.status is not None).items()))
+        Counter(str(o.status) for o in outs if o.status is not None).items()))
     cells = []
     for clip in clips:
         lat = good_latencies(outs, clip)
@@ -85,13 +86,6 @@ def header(clips: list[str]) -> str:
     sep = "|".join("---" for _ in range(6 + len(clips)))
     return (f"| interval | requests | good/s | results | statuses | {lat} | RSS max (MiB) |\n"
             f"|{sep}|")
-
-
-def _count(items) -> dict:
-    counts: dict = {}
-    for item in items:
-        counts[item] = counts.get(item, 0) + 1
-    return counts
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,7 @@ class Traffic:
         kind, t0 = "hang-up:upload", time.monotonic()
         head, body = self._multipart(self.clips["medium"].audio)
         try:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
+            _, writer = await asyncio.open_connection(self.host, self.port)
             writer.write(head + body[: len(body) // 2])
             await writer.drain()
             writer.close()
