@@ -42,6 +42,7 @@ pub fn derive(model: &Ct2Model) -> Result<Hparams, MappingError> {
     let [n_audio_ctx, _] = dims(model, "encoder/position_encodings/encodings")?;
     let [n_text_ctx, _] = dims(model, "decoder/position_encodings/encodings")?;
     let [n_audio_state, n_mels, _] = dims(model, "encoder/conv1/weight")?;
+    check_mel_bands(model, n_mels)?;
     Ok(Hparams {
         n_vocab,
         n_audio_ctx,
@@ -53,6 +54,22 @@ pub fn derive(model: &Ct2Model) -> Result<Hparams, MappingError> {
         n_text_head: scalar(model, "decoder/num_heads")?,
         n_text_layer: layer_count(model, "decoder/")?,
         n_mels,
+    })
+}
+
+/// Whisper models have 80 or 128 mel bands; the importer computes `n_mels` x 201 filter weights,
+/// so a count from an empty (zero-width) tensor must not decide that allocation.
+pub const MAX_MEL_BANDS: usize = 512;
+
+fn check_mel_bands(model: &Ct2Model, n_mels: usize) -> Result<(), MappingError> {
+    if (1..=MAX_MEL_BANDS).contains(&n_mels) {
+        return Ok(());
+    }
+    let name = "encoder/conv1/weight";
+    Err(MappingError::BadShape {
+        name: name.into(),
+        shape: variable(model, name)?.shape.clone(),
+        expected: format!("between 1 and {MAX_MEL_BANDS} mel bands in its second dimension"),
     })
 }
 

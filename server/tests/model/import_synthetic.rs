@@ -364,3 +364,23 @@ fn failed_import_keeps_the_previous_output() {
     import_ct2(&good.input, &good.output).expect_err("trailing byte");
     assert_eq!(std::fs::read(&good.output).expect("read"), before);
 }
+
+#[test]
+fn a_mel_band_count_past_any_whisper_model_is_a_bad_shape_not_an_allocation() {
+    // A zero state width keeps the tensor empty, so the file is small whatever it claims.
+    let mut fixture = Ct2Fixture::whisper();
+    let conv = fixture.get_mut("encoder/conv1/weight");
+    conv.shape = vec![0, u32::MAX as usize, 3];
+    conv.data.clear();
+    let err = import_err(&case(&fixture));
+    assert!(
+        matches!(
+            &err,
+            ImportError::Tensors {
+                source: MappingError::BadShape { name, .. },
+                ..
+            } if name == "encoder/conv1/weight"
+        ),
+        "{err}"
+    );
+}
