@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod format;
 pub mod logging;
+pub mod malloc_arenas;
 pub mod metrics;
 pub mod model;
 pub mod routes;

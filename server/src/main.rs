@@ -2,9 +2,14 @@ use clap::Parser;
 use whisper_server::config::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
+    // Before any thread exists: threads that already hold an arena keep it.
+    let arena_cap = whisper_server::malloc_arenas::cap_unless_configured();
     let cli = Cli::parse();
     whisper_server::logging::init(cli.serve.log_format, &cli.serve.log)
         .map_err(anyhow::Error::msg)?;
+    if let Some(arenas) = arena_cap {
+        tracing::debug!(arenas, "glibc malloc arenas capped");
+    }
     whisper_rs::install_logging_hooks();
     match cli.command {
         None => tokio::runtime::Builder::new_multi_thread()
