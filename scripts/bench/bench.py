@@ -65,6 +65,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--clips", default="short,medium,long", help="clips for idle and hog")
     p.add_argument("--lever-clips", default="short,medium")
     p.add_argument("--concurrency-clips", default="medium")
+    p.add_argument("--concurrency-rounds", type=int, default=1,
+                   help="measure each concurrency cell this many times, the contenders' order "
+                        "reversed every other round; the table shows the median round")
+    p.add_argument("--concurrency-contenders", default="",
+                   help="only the concurrency contenders whose name matches this regular "
+                        "expression, e.g. 'default slots( baseline)?$'")
     p.add_argument("--server-variants", default=",".join(SERVER_VARIANTS),
                    help="extra server configurations for idle and hog (comma list; empty: none)")
     p.add_argument("--margins", default="64,128,256", help="audio context margins (frames)")
@@ -228,10 +234,10 @@ def main() -> None:
 
     if "concurrency" in sections:
         report.add("## Concurrent clients", "", *concurrency.intro(t))
-        contenders = concurrency.contenders(a, t)
+        contenders = concurrency.chosen(concurrency.contenders(a, t), a.concurrency_contenders)
         for clip in concurrency_clips:
             per_client = concurrency.requests_per_client(clip, a.requests_per_client)
-            concurrency.run_clip(contenders, clip, per_client, report.add,
+            concurrency.run_clip(contenders, clip, per_client, a.concurrency_rounds, report.add,
                                  raw.setdefault("concurrency", {}))
 
     if "mixed" in sections:

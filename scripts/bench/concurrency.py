@@ -2,6 +2,8 @@
 each client a thread sending requests back to back (measure.concurrent_clients)."""
 
 import math
+import re
+import statistics
 from dataclasses import dataclass
 from typing import Callable
 
@@ -36,6 +38,15 @@ class Contender:
     name: str                      # the row's engine, the same for every client count
     make: Callable[[int], object]  # clients -> an engine with client() and close()
     run_as: Callable[[int], str]   # clients -> how it serves them, for the table
+
+
+def chosen(contenders_: list[Contender], pattern: str) -> list[Contender]:
+    """The contenders whose name matches `pattern` (a regular expression; empty: all)."""
+    picked = [c for c in contenders_ if re.search(pattern, c.name)]
+    if not picked:
+        raise SystemExit(f"no concurrency contender matches {pattern!r}; names: "
+                         + ", ".join(c.name for c in contenders_))
+    return picked
 
 
 def contenders(a, t: int) -> list[Contender]:
@@ -90,25 +101,54 @@ def measure(contender: Contender, clip, clients: int, per_client: int) -> Load:
         engine.close()
 
 
-def row(contender: Contender, clip, load: Load, own: float, best: float) -> str:
+def median_round(rounds: list[Load]) -> Load:
+    """The round with the median throughput (the lower middle one of an even count)."""
+    ranked = sorted(rounds, key=lambda load: load.throughput)
+    return ranked[(len(ranked) - 1) // 2]
+
+
+def throughput_cell(rounds: list[Load]) -> str:
+    """Requests/s of the median round, and the range over rounds when there were several."""
+    cell = f"{median_round(rounds).throughput:.2f}"
+    if len(rounds) > 1:
+        low, high = min(r.throughput for r in rounds), max(r.throughput for r in rounds)
+        cell += f" ({low:.2f}-{high:.2f})"
+    return cell
+
+
+def row(contender: Contender, clip, rounds: list[Load], own: float, best: float) -> str:
+    load = median_round(rounds)
     return (f"| {contender.name} | {load.clients} | {contender.run_as(load.clients)} | "
-            f"{load.throughput:.2f} | {load.throughput * clip.seconds:.1f} | {load.p50:.3f} | "
-            f"{ratio(load.throughput, own)} | {ratio(load.throughput, best)} |")
+            f"{throughput_cell(rounds)} | {load.throughput * clip.seconds:.1f} | "
+            f"{load.p50:.3f} | {ratio(load.throughput, own)} | {ratio(load.throughput, best)} |")
 
 
-def run_clip(contenders_: list[Contender], clip, per_client: int, add, raw: dict) -> None:
-    """One table: every contender at each client count. Rows come out one client count at a
-    time, once every contender has run it: the 1-client rows first, so the best 1-client
-    throughput is known for every row."""
-    add(f"### {clip.name} clip ({clip.seconds:.1f} s, {per_client} requests per client)", "",
-        *HEAD)
+def measure_rounds(contenders_: list[Contender], clip, clients: int, per_client: int,
+                   rounds: int) -> dict[str, list[Load]]:
+    """Each contender `rounds` times, the order reversed every other round, so that neither a
+    contender's place in the order nor a slow spell of the machine falls on one side."""
+    loads: dict[str, list[Load]] = {c.name: [] for c in contenders_}
+    for r in range(rounds):
+        for c in contenders_ if r % 2 == 0 else reversed(contenders_):
+            loads[c.name].append(measure(c, clip, clients, per_client))
+    return loads
+
+
+def run_clip(contenders_: list[Contender], clip, per_client: int, rounds: int, add,
+             raw: dict) -> None:
+    """One table: every contender at each client count, each cell the median of `rounds`.
+    Rows come out one client count at a time, once every contender has run it: the 1-client
+    rows first, so the best 1-client throughput is known for every row."""
+    add(f"### {clip.name} clip ({clip.seconds:.1f} s, {per_client} requests per client, "
+        f"{rounds} round{'s' if rounds > 1 else ''} per cell)", "", *HEAD)
     single: dict[str, float] = {}
     for clients in CLIENTS:
-        loads = {c.name: measure(c, clip, clients, per_client) for c in contenders_}
-        for name, load in loads.items():
-            raw[f"{clip.name}|{name}|{clients}"] = vars(load)
+        measured = measure_rounds(contenders_, clip, clients, per_client, rounds)
+        for name, loads_ in measured.items():
+            raw[f"{clip.name}|{name}|{clients}"] = [vars(load) for load in loads_]
+        loads = {name: median_round(loads_) for name, loads_ in measured.items()}
         if clients == CLIENTS[0]:
             single = {name: load.throughput for name, load in loads.items()}
         best = max(single.values())
-        add(*(row(c, clip, loads[c.name], single[c.name], best) for c in contenders_))
+        add(*(row(c, clip, measured[c.name], single[c.name], best) for c in contenders_))
     add("")

@@ -209,7 +209,7 @@ def main() -> None:
         try:
             for clip in [c for c in all_clips if c.name in a.concurrency_clips.split(",")]:
                 per_client = concurrency.requests_per_client(clip, a.requests_per_client)
-                concurrency.run_clip(contenders, clip, per_client, report.add,
+                concurrency.run_clip(contenders, clip, per_client, 1, report.add,
                                      raw.setdefault("concurrency", {}))
         except Exception as error:  # noqa: BLE001 - the other sections still run
             report.add(f"- the concurrency section failed: {error!r}", "")
