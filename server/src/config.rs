@@ -185,8 +185,13 @@ pub struct ServeArgs {
     /// Log line format.
     #[arg(long, env = "WHISPER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Log filter (tracing EnvFilter syntax).
-    #[arg(long, env = "WHISPER_LOG", default_value = "info,whisper_rs=warn")]
+    /// Log filter (tracing EnvFilter syntax). Symphonia logs an ERROR for every upload it cannot
+    /// read; that is the client's 4xx, counted in whisper_transcription_errors_total, so it is off.
+    #[arg(
+        long,
+        env = "WHISPER_LOG",
+        default_value = "info,whisper_rs=warn,symphonia=off"
+    )]
     pub log: String,
 }
 
