@@ -3,7 +3,6 @@ each client a thread sending requests back to back (measure.concurrent_clients).
 
 import math
 import re
-import statistics
 from dataclasses import dataclass
 from typing import Callable
 

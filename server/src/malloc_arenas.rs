@@ -12,7 +12,7 @@
 pub const DEFAULT_ARENAS: u16 = 2;
 
 /// Whether the environment already sets glibc's arena limit.
-pub fn configured_by_environment(arena_max: Option<&str>, glibc_tunables: Option<&str>) -> bool {
+fn configured_by_environment(arena_max: Option<&str>, glibc_tunables: Option<&str>) -> bool {
     arena_max.is_some()
         || glibc_tunables.is_some_and(|tunables| {
             tunables

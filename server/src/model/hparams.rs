@@ -41,8 +41,9 @@ pub fn derive(model: &Ct2Model) -> Result<Hparams, MappingError> {
     let [n_vocab, n_text_state] = dims(model, "decoder/embeddings/weight")?;
     let [n_audio_ctx, _] = dims(model, "encoder/position_encodings/encodings")?;
     let [n_text_ctx, _] = dims(model, "decoder/position_encodings/encodings")?;
-    let [n_audio_state, n_mels, _] = dims(model, "encoder/conv1/weight")?;
-    check_mel_bands(model, n_mels)?;
+    let conv1 = dims(model, CONV1)?;
+    check_mel_bands(conv1)?;
+    let [n_audio_state, n_mels, _] = conv1;
     Ok(Hparams {
         n_vocab,
         n_audio_ctx,
@@ -57,18 +58,20 @@ pub fn derive(model: &Ct2Model) -> Result<Hparams, MappingError> {
     })
 }
 
+/// The first convolution, `[n_audio_state, n_mels, kernel]`: where the mel band count is read.
+const CONV1: &str = "encoder/conv1/weight";
+
 /// Whisper models have 80 or 128 mel bands; the importer computes `n_mels` x 201 filter weights,
 /// so a count from an empty (zero-width) tensor must not decide that allocation.
 pub const MAX_MEL_BANDS: usize = 512;
 
-fn check_mel_bands(model: &Ct2Model, n_mels: usize) -> Result<(), MappingError> {
-    if (1..=MAX_MEL_BANDS).contains(&n_mels) {
+fn check_mel_bands(conv1: [usize; 3]) -> Result<(), MappingError> {
+    if (1..=MAX_MEL_BANDS).contains(&conv1[1]) {
         return Ok(());
     }
-    let name = "encoder/conv1/weight";
     Err(MappingError::BadShape {
-        name: name.into(),
-        shape: variable(model, name)?.shape.clone(),
+        name: CONV1.into(),
+        shape: conv1.to_vec(),
         expected: format!("between 1 and {MAX_MEL_BANDS} mel bands in its second dimension"),
     })
 }
