@@ -144,7 +144,7 @@ impl From<AudioError> for ApiError {
     fn from(e: AudioError) -> Self {
         match e {
             AudioError::Unsupported(m) => Self::UnsupportedFormat(m),
-            AudioError::Corrupt(m) => Self::DecodeFailed(m),
+            AudioError::Corrupt(m) | AudioError::Implausible(m) => Self::DecodeFailed(m),
             AudioError::TooLong { limit_seconds } => Self::AudioTooLong {
                 limit: limit_seconds,
             },

@@ -28,6 +28,9 @@ fn decode_unguarded(bytes: Vec<u8>, max_seconds: f64) -> Result<DecodedAudio, Au
     if bytes.is_empty() {
         return Err(AudioError::Corrupt("the file is empty".into()));
     }
+    if let Some((rate, channels)) = super::riff_header::declared_shape(&bytes) {
+        check_declared_shape(Some(rate), Some(channels))?;
+    }
     let source = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
     let mut format = symphonia::default::get_probe()
         .probe(
@@ -54,6 +57,10 @@ fn decode_unguarded(bytes: Vec<u8>, max_seconds: f64) -> Result<DecodedAudio, Au
         .and_then(|p| p.audio())
         .ok_or_else(|| AudioError::Unsupported("the audio track has no codec parameters".into()))?
         .clone();
+    check_declared_shape(
+        params.sample_rate,
+        params.channels.as_ref().map(|c| c.count()),
+    )?;
     let mut decoder = symphonia::default::get_codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
         .map_err(|_| {
@@ -84,6 +91,32 @@ fn decode_unguarded(bytes: Vec<u8>, max_seconds: f64) -> Result<DecodedAudio, Au
     out.finish()
 }
 
+/// Sample rates and channel counts that real recordings use: telephony's 8 kHz down to a
+/// little under it, studio rates up to 768 kHz, and up to 32 channels.
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+pub const MAX_CHANNELS: usize = 32;
+
+/// Refuses a header whose sample rate or channel count no recording has. Such a file would
+/// otherwise decode into a few samples stretched over hours, or hours squeezed into nothing.
+pub fn check_declared_shape(
+    sample_rate: Option<u32>,
+    channels: Option<usize>,
+) -> Result<(), AudioError> {
+    if let Some(rate) = sample_rate.filter(|rate| !SAMPLE_RATES.contains(rate)) {
+        return Err(AudioError::Implausible(format!(
+            "the file says its sample rate is {rate} Hz; recordings use {} to {} Hz",
+            SAMPLE_RATES.start(),
+            SAMPLE_RATES.end()
+        )));
+    }
+    if let Some(count) = channels.filter(|count| *count > MAX_CHANNELS) {
+        return Err(AudioError::Implausible(format!(
+            "the file says it has {count} channels; at most {MAX_CHANNELS} are accepted"
+        )));
+    }
+    Ok(())
+}
+
 /// Maps an error in the middle of the stream. An early end of data means the file is shorter
 /// than its headers say: truncated, or a header that lies.
 fn stream_error(e: SymphoniaError) -> AudioError {
@@ -106,7 +139,10 @@ impl Collector {
     fn push(&mut self, buffer: GenericAudioBufferRef<'_>) -> Result<(), AudioError> {
         let spec = (buffer.spec().rate(), buffer.spec().channels().count());
         match self.spec {
-            None => self.spec = Some(spec),
+            None => {
+                check_declared_shape(Some(spec.0), Some(spec.1))?;
+                self.spec = Some(spec);
+            }
             Some(seen) if seen != spec => {
                 return Err(AudioError::Unsupported(
                     "sample rate or channel count changes within the stream".into(),
@@ -209,8 +245,9 @@ mod tests {
     fn a_decoder_panic_is_a_corrupt_file() {
         // Found by the audio_decode fuzz target: WAVE_FORMAT_EXTENSIBLE with 40 channels and an
         // empty channel mask made symphonia shift a u32 by 40 ("attempt to shift left with
-        // overflow" where overflow checks are on).
-        let mut file = wav(&[0; 40], 8000, 40, None);
+        // overflow" where overflow checks are on). 40 is now refused before symphonia reads
+        // the file; 32 channels, the most accepted, overflow the same shift.
+        let mut file = wav(&[0; 32], 8000, 32, None);
         let fmt_at = 20;
         file[fmt_at..fmt_at + 2].copy_from_slice(&0xfffeu16.to_le_bytes());
         // Extend the fmt chunk from 16 to 40 bytes: cbSize 22, valid bits, mask 0, PCM GUID.
@@ -221,6 +258,23 @@ mod tests {
         ]);
         file.splice(36..36, extension);
         assert!(matches!(decode(file, 10.0), Err(AudioError::Corrupt(_))));
+    }
+
+    #[test]
+    fn refuses_sample_rates_and_channel_counts_no_recording_has() {
+        let refused = |rate, channels| match decode(wav(&[0; 64], rate, channels, None), 10.0) {
+            Err(AudioError::Implausible(message)) => message,
+            other => panic!("{rate} Hz, {channels} channels: {other:?}"),
+        };
+        assert!(refused(1, 1).contains("1 Hz"));
+        assert!(refused(999, 1).contains("999 Hz"));
+        assert!(refused(768_001, 1).contains("768001 Hz"));
+        assert!(refused(16_000, 33).contains("33 channels"));
+        // (symphonia's WAV reader takes up to 26 positioned channels without a channel mask.)
+        for (rate, channels) in [(1_000, 1), (8_000, 2), (768_000, 1), (16_000, 26)] {
+            let audio = decode(wav(&[0; 64], rate, channels, None), 10.0);
+            assert!(audio.is_ok(), "{rate} Hz, {channels} channels: {audio:?}");
+        }
     }
 
     #[test]

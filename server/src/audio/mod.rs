@@ -2,6 +2,7 @@
 
 pub mod decode;
 pub mod resample;
+pub mod riff_header;
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,9 @@ pub enum AudioError {
     Unsupported(String),
     #[error("{0}")]
     Corrupt(String),
+    /// A header declaring a sample rate or channel count that no recording has.
+    #[error("{0}")]
+    Implausible(String),
     #[error("audio is longer than {limit_seconds:.0} s")]
     TooLong { limit_seconds: f64 },
     #[error("resampling failed: {0}")]
