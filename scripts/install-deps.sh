@@ -7,8 +7,9 @@ CACHE="${WHISPER_OPERATOR_CACHE:-$HOME/.cache/whisper-operator}"
 mkdir -p "$CACHE"
 
 # Debian packages: whisper.cpp build (cmake, libclang), test speech (flite, sox, ffmpeg for
-# MP3/Ogg/M4A fixtures), Prometheus + promtool, load tools, openssl for the control plane's certs.
-APT_PKGS=(cmake clang libclang-dev pkg-config flite sox ffmpeg prometheus openssl jq curl unzip procps util-linux shellcheck)
+# MP3/Ogg/M4A fixtures; asterisk-moh-opsound-wav for music without words), Prometheus +
+# promtool, load tools, openssl for the control plane's certs.
+APT_PKGS=(cmake clang libclang-dev pkg-config flite sox ffmpeg asterisk-moh-opsound-wav prometheus openssl jq curl unzip procps util-linux shellcheck)
 # shellcheck source=scripts/lib/host.sh
 . "$(dirname "$0")/lib/host.sh"
 ensure_debs "${APT_PKGS[@]}"

@@ -212,6 +212,7 @@ mod tests {
                 tokens: vec![1],
                 avg_logprob,
                 no_speech_prob: 0.0,
+                logprobs: vec![],
             }],
             words: vec![],
         }

@@ -9,7 +9,9 @@
 //! 5. staffing (`schedule`): threads from the budget (`threads`) and, for long audio, extra
 //!    slots free now;
 //! 6. inference on a blocking thread (`inference`, `parallel_windows`), time-limited, and aborted
-//!    when the caller drops the future (the client went away).
+//!    when the caller drops the future (the client went away);
+//! 7. the non-speech markers (`[BLANK_AUDIO]`, `(music)`) taken out of the transcript
+//!    (`non_speech`), after the fitted-context guard has judged the raw decode.
 //!
 //! Words used throughout: a *slot* is one of the pool's whisper states, held by one request at
 //! a time; a *worker* (`worker`) is a slot with the threads that run it; *staffing* changes a
@@ -22,6 +24,7 @@ pub mod fitted;
 pub mod inference;
 pub mod load;
 pub mod metrics;
+pub mod non_speech;
 pub mod parallel_windows;
 pub mod params;
 pub mod pool;
@@ -152,7 +155,9 @@ impl Engine {
         abort: &AtomicBool,
     ) -> Result<Transcript, EngineError> {
         let started = Instant::now();
-        let result = self.infer_on(workers, pcm, plan, options, abort);
+        let result = self
+            .infer_on(workers, pcm, plan, options, abort)
+            .map(Transcript::without_non_speech);
         self.metrics
             .inference_duration
             .observe(started.elapsed().as_secs_f64());

@@ -11,6 +11,16 @@ pub struct Segment {
     pub tokens: Vec<i32>,
     pub avg_logprob: f64,
     pub no_speech_prob: f64,
+    /// Each text token with its log probability, in order.
+    pub logprobs: Vec<TokenLogprob>,
+}
+
+/// One text token as decoded, and the log probability the model gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenLogprob {
+    /// The token's bytes: a token may hold part of a UTF-8 character.
+    pub bytes: Vec<u8>,
+    pub logprob: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -95,6 +105,7 @@ pub fn read(
         let end = centis(segment.end_timestamp()).clamp(start, duration);
         let mut tokens = Vec::new();
         let mut text_tokens = Vec::new();
+        let mut logprobs = Vec::new();
         let mut logprob_sum = 0.0;
         for index in 0..segment.n_tokens() {
             let Some(token) = segment.get_token(index) else {
@@ -106,13 +117,18 @@ pub fn read(
             }
             tokens.push(data.id);
             logprob_sum += f64::from(data.plog);
+            let bytes = token.to_bytes().map(<[u8]>::to_vec).unwrap_or_default();
             if words {
                 text_tokens.push(Token {
-                    bytes: token.to_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
+                    bytes: bytes.clone(),
                     start: centis(data.t0),
                     end: centis(data.t1),
                 });
             }
+            logprobs.push(TokenLogprob {
+                bytes,
+                logprob: f64::from(data.plog),
+            });
         }
         let avg_logprob = if tokens.is_empty() {
             0.0
@@ -131,6 +147,7 @@ pub fn read(
             tokens,
             avg_logprob,
             no_speech_prob: f64::from(segment.no_speech_probability()),
+            logprobs,
         });
     }
     let language_id = language
@@ -205,6 +222,7 @@ mod tests {
             tokens: vec![1, 2],
             avg_logprob: -0.1,
             no_speech_prob: 0.0,
+            logprobs: Vec::new(),
         }
     }
 

@@ -9,6 +9,23 @@ pub fn simple(transcript: &Transcript) -> Value {
     json!({ "text": transcript.text() })
 }
 
+/// `simple` and OpenAI's `logprobs`: every text token, its text, log probability and bytes.
+pub fn with_logprobs(transcript: &Transcript) -> Value {
+    let logprobs: Vec<Value> = transcript
+        .segments
+        .iter()
+        .flat_map(|s| &s.logprobs)
+        .map(|t| {
+            json!({
+                "token": String::from_utf8_lossy(&t.bytes),
+                "logprob": t.logprob,
+                "bytes": t.bytes,
+            })
+        })
+        .collect();
+    json!({ "text": transcript.text(), "logprobs": logprobs })
+}
+
 pub fn verbose(transcript: &Transcript, task: Task) -> Value {
     let segments: Vec<Value> = transcript
         .segments
@@ -49,6 +66,16 @@ pub fn verbose(transcript: &Transcript, task: Task) -> Value {
 mod tests {
     use super::*;
     use crate::format::fixture;
+
+    #[test]
+    fn logprobs_list_every_token_with_text_logprob_and_bytes() {
+        let body = with_logprobs(&fixture::transcript());
+        assert_eq!(body["text"], "Hello world. Bye.");
+        assert_eq!(body["logprobs"][0]["token"], " Hello world.");
+        assert_eq!(body["logprobs"][0]["logprob"], -0.25);
+        assert_eq!(body["logprobs"][1]["bytes"], json!(b" Bye.".to_vec()));
+        assert_eq!(body["logprobs"].as_array().map(Vec::len), Some(2));
+    }
 
     #[test]
     fn verbose_has_language_duration_segments_and_words() {

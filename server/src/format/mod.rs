@@ -11,6 +11,8 @@ use crate::engine::transcript::Transcript;
 pub enum ResponseFormat {
     #[default]
     Json,
+    /// `json` with each token's log probability (`include[]=logprobs`).
+    JsonWithLogprobs,
     Text,
     Srt,
     Vtt,
@@ -46,6 +48,7 @@ pub struct Rendered {
 pub fn render(transcript: &Transcript, format: ResponseFormat, task: Task) -> Rendered {
     match format {
         ResponseFormat::Json => json_body(json::simple(transcript)),
+        ResponseFormat::JsonWithLogprobs => json_body(json::with_logprobs(transcript)),
         ResponseFormat::VerboseJson => json_body(json::verbose(transcript, task)),
         ResponseFormat::Text => plain(text::render(transcript), "text/plain; charset=utf-8"),
         ResponseFormat::Srt => plain(srt::render(transcript), "application/x-subrip"),
@@ -77,7 +80,7 @@ pub(crate) fn clock(seconds: f64) -> (u64, u64, u64, u64) {
 
 #[cfg(test)]
 pub(crate) mod fixture {
-    use crate::engine::transcript::{Segment, Transcript, Word};
+    use crate::engine::transcript::{Segment, TokenLogprob, Transcript, Word};
 
     pub fn transcript() -> Transcript {
         let segment = |id, start, end, text: &str| Segment {
@@ -88,6 +91,10 @@ pub(crate) mod fixture {
             tokens: vec![1, 2],
             avg_logprob: -0.2,
             no_speech_prob: 0.01,
+            logprobs: vec![TokenLogprob {
+                bytes: text.as_bytes().to_vec(),
+                logprob: -0.25,
+            }],
         };
         Transcript {
             language: "english".into(),

@@ -89,6 +89,7 @@ pub async fn read(
     let mut temperature = 0.0;
     let mut word_timestamps = false;
     let mut beam_size = 1;
+    let mut logprobs = false;
     while let Some(field) = clock
         .within(multipart.next_field())
         .await?
@@ -123,6 +124,15 @@ pub async fn read(
                     }
                 }
             }
+            "include[]" | "include" => match text(field, &mut clock).await?.trim() {
+                "logprobs" => logprobs = true,
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "unknown include '{}'; the one known is logprobs",
+                        truncate(other)
+                    )));
+                }
+            },
             // `model` names the model; one is loaded, so any name is served by it. Other
             // fields are ignored as OpenAI's API adds them.
             _ => {
@@ -133,6 +143,7 @@ pub async fn read(
     let file = file.ok_or_else(|| {
         ApiError::BadRequest("the form has no 'file' field with the audio".into())
     })?;
+    let response_format = with_logprobs(response_format, logprobs)?;
     Ok(AudioForm {
         file,
         language,
@@ -142,6 +153,18 @@ pub async fn read(
         word_timestamps,
         beam_size,
     })
+}
+
+/// `include[]=logprobs` asks for the json body with each token's log probability; as in
+/// OpenAI's API, no other format carries them.
+fn with_logprobs(format: ResponseFormat, logprobs: bool) -> Result<ResponseFormat, ApiError> {
+    match (format, logprobs) {
+        (format, false) => Ok(format),
+        (ResponseFormat::Json, true) => Ok(ResponseFormat::JsonWithLogprobs),
+        (_, true) => Err(ApiError::BadRequest(
+            "include[]=logprobs works with response_format json only".into(),
+        )),
+    }
 }
 
 fn multipart_error(e: MultipartError, limit: usize) -> ApiError {

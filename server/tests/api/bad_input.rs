@@ -26,9 +26,14 @@ enum Case {
     TooLargeUpload,
     TooLongAudio,
     BadApiKey,
+    SampleRateOf1Hz,
+    SampleRateOf4GHz,
+    ChannelsPast32,
+    LogprobsWithSrt,
+    UnknownInclude,
 }
 
-const ALL: [Case; 15] = [
+const ALL: [Case; 20] = [
     Case::EmptyBody,
     Case::MissingFile,
     Case::EmptyFile,
@@ -44,6 +49,11 @@ const ALL: [Case; 15] = [
     Case::TooLargeUpload,
     Case::TooLongAudio,
     Case::BadApiKey,
+    Case::SampleRateOf1Hz,
+    Case::SampleRateOf4GHz,
+    Case::ChannelsPast32,
+    Case::LogprobsWithSrt,
+    Case::UnknownInclude,
 ];
 
 /// Deterministic noise that no container sniffer recognises.
@@ -71,6 +81,25 @@ fn lying_wav() -> Vec<u8> {
     wav
 }
 
+/// The speech WAV with its header's sample rate and channel count replaced (the byte rate and
+/// block alignment follow, so only the two values are implausible).
+fn wav_declaring(sample_rate: u32, channels: u16) -> Vec<u8> {
+    let mut wav = fixtures::bytes("speech.wav");
+    let fmt = wav
+        .windows(4)
+        .position(|w| w == b"fmt ")
+        .unwrap_or_else(|| panic!("no fmt chunk"));
+    let field = |offset: usize| fmt + 8 + offset;
+    let bits = u16::from_le_bytes([wav[field(14)], wav[field(15)]]);
+    let block_align = channels * bits / 8;
+    wav[field(2)..field(4)].copy_from_slice(&channels.to_le_bytes());
+    wav[field(4)..field(8)].copy_from_slice(&sample_rate.to_le_bytes());
+    let byte_rate = sample_rate.wrapping_mul(u32::from(block_align));
+    wav[field(8)..field(12)].copy_from_slice(&byte_rate.to_le_bytes());
+    wav[field(12)..field(14)].copy_from_slice(&block_align.to_le_bytes());
+    wav
+}
+
 /// A FLAC file cut off in the middle of its frames.
 fn truncated_flac() -> Vec<u8> {
     let mut flac = fixtures::bytes("speech.flac");
@@ -87,10 +116,15 @@ impl Case {
             | Case::BadTemperature
             | Case::BadBeamSize
             | Case::UnknownLanguage
-            | Case::LanguageTheModelCannotSpeak => (400, "bad_request"),
-            Case::EmptyFile | Case::TruncatedAudio | Case::WavHeaderLyingAboutSize => {
-                (400, "decode_failed")
-            }
+            | Case::LanguageTheModelCannotSpeak
+            | Case::LogprobsWithSrt
+            | Case::UnknownInclude => (400, "bad_request"),
+            Case::EmptyFile
+            | Case::TruncatedAudio
+            | Case::WavHeaderLyingAboutSize
+            | Case::SampleRateOf1Hz
+            | Case::SampleRateOf4GHz
+            | Case::ChannelsPast32 => (400, "decode_failed"),
             Case::RandomBytes | Case::UnsupportedCodec => (415, "unsupported_format"),
             Case::TooLargeUpload => (413, "payload_too_large"),
             Case::TooLongAudio => (413, "audio_too_long"),
@@ -141,15 +175,18 @@ impl Case {
             | Case::BadTemperature
             | Case::BadBeamSize
             | Case::UnknownLanguage
-            | Case::LanguageTheModelCannotSpeak => {
-                audio(fixtures::bytes("speech.wav"), "speech.wav")
-            }
+            | Case::LanguageTheModelCannotSpeak
+            | Case::LogprobsWithSrt
+            | Case::UnknownInclude => audio(fixtures::bytes("speech.wav"), "speech.wav"),
             Case::TruncatedAudio => audio(truncated_flac(), "cut.flac"),
             Case::RandomBytes => audio(random_bytes(64 * 1024), "noise.wav"),
             Case::WavHeaderLyingAboutSize => audio(lying_wav(), "lying.wav"),
             Case::UnsupportedCodec => audio(fixtures::bytes("speech.opus"), "speech.opus"),
             Case::TooLargeUpload => audio(random_bytes(5_100_000), "big.wav"),
             Case::TooLongAudio => audio(fixtures::bytes("long.wav"), "long.wav"),
+            Case::SampleRateOf1Hz => audio(wav_declaring(1, 1), "1hz.wav"),
+            Case::SampleRateOf4GHz => audio(wav_declaring(4_000_000_000, 1), "4ghz.wav"),
+            Case::ChannelsPast32 => audio(wav_declaring(16_000, 34), "34ch.wav"),
         };
         let fields: &[(&str, &str)] = match self {
             Case::UnknownResponseFormat => &[("response_format", "xml")],
@@ -157,9 +194,25 @@ impl Case {
             Case::BadBeamSize => &[("beam_size", "64")],
             Case::UnknownLanguage => &[("language", "klingon")],
             Case::LanguageTheModelCannotSpeak => &[("language", "de")],
+            Case::LogprobsWithSrt => &[("response_format", "srt"), ("include[]", "logprobs")],
+            Case::UnknownInclude => &[("include[]", "everything")],
             _ => &[],
         };
         server.post_audio(TRANSCRIPTIONS, file, &name, fields).await
+    }
+}
+
+impl Case {
+    /// What the error message must name, where the case is about one value.
+    fn named_value(self) -> Option<&'static str> {
+        match self {
+            Case::SampleRateOf1Hz => Some("1 Hz"),
+            Case::SampleRateOf4GHz => Some("4000000000 Hz"),
+            Case::ChannelsPast32 => Some("34 channels"),
+            Case::LogprobsWithSrt => Some("json only"),
+            Case::UnknownInclude => Some("everything"),
+            _ => None,
+        }
     }
 }
 
@@ -182,6 +235,12 @@ async fn assert_rejected(case: Case) {
         "{case:?}: {body}"
     );
     assert!(error["type"].is_string(), "{case:?}: {body}");
+    if let Some(value) = case.named_value() {
+        assert!(
+            error["message"].as_str().is_some_and(|m| m.contains(value)),
+            "{case:?}: the message should name {value}: {body}"
+        );
+    }
     assert_eq!(error["code"], reason, "{case:?}: {body}");
     let after = server
         .metric("whisper_transcription_errors_total", &labels)
@@ -260,6 +319,31 @@ async fn upload_over_the_byte_limit_is_413() {
 #[tokio::test]
 async fn audio_over_the_duration_limit_is_413() {
     assert_rejected(Case::TooLongAudio).await;
+}
+
+#[tokio::test]
+async fn a_sample_rate_of_1_hz_is_400_naming_it() {
+    assert_rejected(Case::SampleRateOf1Hz).await;
+}
+
+#[tokio::test]
+async fn a_sample_rate_of_4_ghz_is_400_naming_it() {
+    assert_rejected(Case::SampleRateOf4GHz).await;
+}
+
+#[tokio::test]
+async fn more_than_32_channels_is_400_naming_the_count() {
+    assert_rejected(Case::ChannelsPast32).await;
+}
+
+#[tokio::test]
+async fn logprobs_with_a_format_other_than_json_is_400() {
+    assert_rejected(Case::LogprobsWithSrt).await;
+}
+
+#[tokio::test]
+async fn an_unknown_include_is_400_naming_it() {
+    assert_rejected(Case::UnknownInclude).await;
 }
 
 #[tokio::test]

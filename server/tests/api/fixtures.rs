@@ -38,6 +38,9 @@ fn dir() -> PathBuf {
     dir
 }
 
+/// Instrumental music without words, as Debian packages it.
+const MUSIC: &str = "/usr/share/asterisk/moh/macroform-cold_day.wav";
+
 static GENERATING: Mutex<()> = Mutex::new(());
 
 fn run(program: &str, args: &[&str]) {
@@ -75,10 +78,7 @@ fn generate(name: &str) -> PathBuf {
     };
     match name {
         "raw.wav" => run("flite", &["-voice", "rms", "-t", SENTENCE, "-o", t]),
-        "speech.wav" => run(
-            "sox",
-            &[&source("raw.wav"), "-r", "16000", "-c", "1", "-b", "16", t],
-        ),
+        "speech.wav" => to_whisper_wav(&[&source("raw.wav")], t, &[]),
         "speech.flac" => run("sox", &[&source("speech.wav"), "-t", "flac", t]),
         "speech_8k_stereo.wav" => run("sox", &[&source("speech.wav"), "-r", "8000", "-c", "2", t]),
         "speech_float.wav" => run(
@@ -116,10 +116,28 @@ fn generate(name: &str) -> PathBuf {
             args.push(t);
             run("sox", &args);
         }
+        // No words at all: digital silence, quiet pink noise (sox's generator, seeded so every
+        // run hears the same noise) and 20 s of instrumental music from Debian's
+        // asterisk-moh-opsound-wav (scripts/install-deps.sh installs it).
+        "silence.wav" => to_whisper_wav(&["-n"], t, &["trim", "0", "8"]),
+        "pink_noise.wav" => to_whisper_wav(
+            &["-R", "-n"],
+            t,
+            &["synth", "8", "pinknoise", "vol", "0.05"],
+        ),
+        "music.wav" => to_whisper_wav(&[MUSIC], t, &["trim", "30", "20"]),
         other => panic!("unknown fixture {other}"),
     }
     std::fs::rename(&tmp, &out).unwrap_or_else(|e| panic!("cannot move {t}: {e}"));
     out
+}
+
+/// sox from `inputs` to a 16 kHz mono 16-bit WAV at `out`, through `effects`.
+fn to_whisper_wav(inputs: &[&str], out: &str, effects: &[&str]) {
+    let mut args = inputs.to_vec();
+    args.extend(["-r", "16000", "-c", "1", "-b", "16", out]);
+    args.extend(effects);
+    run("sox", &args);
 }
 
 pub fn bytes(name: &str) -> Vec<u8> {

@@ -6,6 +6,7 @@ mod concurrency;
 mod edge;
 mod fixtures;
 mod metrics;
+mod no_speech;
 mod process;
 mod server;
 mod timeout;

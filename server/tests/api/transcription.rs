@@ -228,3 +228,35 @@ async fn models_lists_the_loaded_model() {
     assert_eq!(json["data"][0]["id"], "whisper-1");
     assert_eq!(json["data"][0]["object"], "model");
 }
+
+#[tokio::test]
+async fn json_with_logprobs_lists_every_token_of_the_text() {
+    let (status, body) = transcribe_text(
+        "speech.wav",
+        &[("response_format", "json"), ("include[]", "logprobs")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let json: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
+    let tokens = json["logprobs"].as_array().cloned().unwrap_or_default();
+    let joined: String = tokens
+        .iter()
+        .map(|t| t["token"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(normalise(&joined), normalise(EXPECTED), "{body}");
+    assert_eq!(joined.trim(), json["text"], "{body}");
+    for token in &tokens {
+        let logprob = token["logprob"].as_f64().unwrap_or(f64::NAN);
+        assert!((-30.0..=0.0).contains(&logprob), "{token}");
+        let bytes: Vec<u8> = serde_json::from_value(token["bytes"].clone()).unwrap_or_default();
+        assert_eq!(token["token"], *String::from_utf8_lossy(&bytes), "{token}");
+    }
+}
+
+#[tokio::test]
+async fn json_without_include_has_no_logprobs() {
+    let (status, body) = transcribe_text("speech.wav", &[("response_format", "json")]).await;
+    assert_eq!(status, 200, "{body}");
+    let json: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
+    assert!(json.get("logprobs").is_none(), "{body}");
+}

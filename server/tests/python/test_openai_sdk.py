@@ -141,3 +141,23 @@ def test_bad_file_is_an_sdk_error_with_openai_shape(client):
         client.audio.transcriptions.create(model="whisper-1", file=("noise.wav", os.urandom(4096)))
     assert raised.value.status_code in (400, 415)
     assert raised.value.body["code"] in ("decode_failed", "unsupported_format")
+
+
+def test_json_transcription_with_logprobs(client, speech):
+    with speech.open("rb") as audio:
+        result = client.audio.transcriptions.create(model="whisper-1", file=audio, include=["logprobs"])
+    assert normalise(result.text) == normalise(EXPECTED)
+    assert result.logprobs, "include=['logprobs'] should return the tokens' log probabilities"
+    assert normalise("".join(t.token for t in result.logprobs)) == normalise(EXPECTED)
+    assert all(t.logprob <= 0.0 for t in result.logprobs)
+    # The SDK types `bytes` as a list of floats.
+    assert all(bytes(int(b) for b in t.bytes).decode("utf-8", "replace") == t.token for t in result.logprobs)
+
+
+def test_logprobs_with_another_format_is_a_400(client, speech):
+    with pytest.raises(openai.BadRequestError) as raised:
+        with speech.open("rb") as audio:
+            client.audio.transcriptions.create(
+                model="whisper-1", file=audio, response_format="srt", include=["logprobs"]
+            )
+    assert "logprobs" in raised.value.body["message"]
