@@ -1,6 +1,7 @@
 //! The sample rate and channel count a WAV file's header declares, read before the decoder
-//! sees the file: symphonia refuses a WAV with more than 32 channels as "invalid channel count"
-//! without the number, and the client should hear which value is wrong.
+//! sees the file: symphonia refuses a WAV with more channels than it has positions for (27 and
+//! up without a channel mask) as "invalid channel count", without the number, and the client
+//! should hear which value is wrong.
 
 /// `(sample_rate, channels)` from the `fmt ` chunk of a RIFF/WAVE file; `None` for anything
 /// else or a header too short to say.

@@ -73,6 +73,10 @@ impl Transcript {
             .into_iter()
             .filter_map(|segment| {
                 let text = strip_markers(&segment.text);
+                if text == segment.text {
+                    // No marker: nothing to take out of the tokens either.
+                    return has_words(&text).then_some(segment);
+                }
                 has_words(&text).then(|| Segment {
                     text,
                     logprobs: tokens_outside_markers(segment.logprobs),
