@@ -26,6 +26,18 @@ finish() {
   [ ${#failed[@]} -eq 0 ]
 }
 
+# Cargo's outputs live in the cache, not in the clone: a new clone then rebuilds only the
+# workspace's own crates (their sources are newer than the outputs), not the dependencies and
+# whisper.cpp. Keyed by the compiler's version; a directory of an older compiler is removed.
+if [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  rustc_key="$(rustc --version | sha256sum | cut -c1-12)"
+  for old in "$CACHE"/target-ci-*; do
+    [ "$old" = "$CACHE/target-ci-$rustc_key" ] || [ ! -d "$old" ] || rm -rf "$old"
+  done
+  export CARGO_TARGET_DIR="$CACHE/target-ci-$rustc_key"
+fi
+echo "cargo target dir: $CARGO_TARGET_DIR"
+
 # Setup is not a stage: without it nothing else means anything.
 scripts/install-deps.sh || exit 1
 scripts/fetch-k8s-tools.sh >/dev/null || exit 1
@@ -33,7 +45,7 @@ WHISPER_TEST_MODEL="$(scripts/fetch-model.sh tiny.en | tail -n 1)" || exit 1
 export WHISPER_TEST_MODEL
 # The live tests (Prometheus, openai SDK, real-speech accuracy) drive the release binary.
 cargo build --release -p whisper-server || exit 1
-export WHISPER_SERVER_BIN="$ROOT/target/release/whisper-server"
+export WHISPER_SERVER_BIN="$CARGO_TARGET_DIR/release/whisper-server"
 WHISPER_SPEECH_MANIFEST="$(scripts/fetch-speech-corpus.sh | tail -n 1)" || exit 1
 export WHISPER_SPEECH_MANIFEST
 WHISPER_COMPOSE_SCHEMA="$(scripts/fetch-compose-schema.sh | tail -n 1)" || exit 1

@@ -39,10 +39,14 @@ pub fn tool(name: &str) -> PathBuf {
     }
 }
 
-/// The operator binary for local mode: `$WHISPER_OPERATOR_BIN`, else the workspace's debug build.
+/// The operator binary for local mode: `$WHISPER_OPERATOR_BIN`, else the workspace's debug build
+/// (in `$CARGO_TARGET_DIR` when that is set, as `scripts/test.sh` sets it).
 pub fn operator_bin() -> PathBuf {
-    match std::env::var_os("WHISPER_OPERATOR_BIN") {
-        Some(bin) => PathBuf::from(bin),
-        None => repo_root().join("target/debug/whisper-operator"),
+    if let Some(bin) = std::env::var_os("WHISPER_OPERATOR_BIN") {
+        return PathBuf::from(bin);
     }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    target.join("debug/whisper-operator")
 }
