@@ -1,6 +1,7 @@
 //! Which timer a connection is under: the head timer while a request head is arriving, the
-//! keep-alive timer while it waits between requests, none while a request is being served
-//! (the router governs that: the server's upload pace and inference time limit, say).
+//! keep-alive timer while it waits between requests and while its response's body makes no
+//! progress (a client that stops reading), none while a request is being served (the router
+//! governs that: the server's upload pace and inference time limit, say).
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,6 +15,8 @@ enum Phase {
     Head { since: Instant },
     /// A request is in the router.
     Serving,
+    /// The response's body is being sent; its last part went out at `since`.
+    Sending { since: Instant },
     /// The last response is out; nothing of the next request has arrived.
     Idle { since: Instant },
 }
@@ -23,6 +26,8 @@ enum Phase {
 pub enum Overrun {
     Head,
     KeepAlive,
+    /// The client stopped taking the response.
+    SendStalled,
 }
 
 /// One connection's phase, moved on by its reader (`ConnectionIo`) and its service, and watched
@@ -74,7 +79,19 @@ impl ConnectionClock {
         self.enter(Phase::Serving);
     }
 
+    /// The response's head is ready; its body is sent from now.
     pub fn response_ready(&self, now: Instant) {
+        self.enter(Phase::Sending { since: now });
+    }
+
+    /// Another part of the body went out: the send is alive.
+    pub fn body_progressed(&self, now: Instant) {
+        self.response_ready(now);
+    }
+
+    /// The whole response went out (or was dropped): the connection idles until its next
+    /// request.
+    pub fn response_sent(&self, now: Instant) {
         self.enter(Phase::Idle { since: now });
     }
 
@@ -100,6 +117,7 @@ impl ConnectionClock {
         self.with_phase(|phase| match *phase {
             Phase::Head { since } => Some((since + self.header_read, Overrun::Head)),
             Phase::Idle { since } => Some((since + self.keep_alive_idle, Overrun::KeepAlive)),
+            Phase::Sending { since } => Some((since + self.keep_alive_idle, Overrun::SendStalled)),
             Phase::Serving => None,
         })
     }
@@ -123,6 +141,11 @@ mod tests {
         );
         let t1 = t0 + Duration::from_secs(100);
         clock.response_ready(t1);
+        assert_eq!(clock.deadline(), Some((t1 + idle, Overrun::SendStalled)));
+        let sent = t1 + Duration::from_secs(30);
+        clock.body_progressed(sent);
+        assert_eq!(clock.deadline(), Some((sent + idle, Overrun::SendStalled)));
+        clock.response_sent(t1);
         assert_eq!(clock.deadline(), Some((t1 + idle, Overrun::KeepAlive)));
         let t2 = t1 + Duration::from_secs(10);
         clock.bytes_arrived(t2);
@@ -144,7 +167,7 @@ mod tests {
         // Serving for ten minutes overruns nothing.
         tokio::time::sleep(Duration::from_secs(600)).await;
         assert!(!watcher.is_finished());
-        clock.response_ready(Instant::now());
+        clock.response_sent(Instant::now());
         tokio::time::sleep(Duration::from_secs(70)).await;
         assert!(!watcher.is_finished(), "idle 70 s of 75");
         // A head starting now must finish within 15 s, sooner than the idle timer's end.

@@ -9,6 +9,7 @@ mod bare_errors;
 mod clock;
 mod connection_io;
 mod error;
+mod held_body;
 mod lingering_close;
 mod over_capacity;
 
@@ -30,6 +31,7 @@ use tracing::{debug, warn};
 use clock::{ConnectionClock, Overrun};
 use connection_io::ConnectionIo;
 pub use error::{EdgeError, ErrorBody, RenderError};
+pub use held_body::{SendWatch, hold_until_sent};
 
 /// The connection limits, from the flags.
 #[derive(Debug, Clone, Copy)]
@@ -86,10 +88,12 @@ pub async fn serve(
             let clock = clock.clone();
             let response = app.clone().oneshot(request.map(Body::new));
             // Boxed: `poll_without_shutdown` wants an Unpin future.
+            // The connection idles (its keep-alive clock runs) once the body is sent, not when
+            // the head is ready: a streamed body may take minutes.
             Box::pin(async move {
-                let response = response.await;
+                let response = response.await?;
                 clock.response_ready(Instant::now());
-                response
+                Ok::<_, std::convert::Infallible>(hold_until_sent(response, ResponseSent(clock)))
             })
         });
         let connection = hyper::server::conn::http1::Builder::new()
@@ -121,13 +125,14 @@ async fn drive<S>(
     let mut asked_to_stop = false;
     let ended = loop {
         // Dropping the connection closes it; the clock runs out only while no request is in
-        // the router, so no answer is cut short.
+        // the router, so no answer is cut short unless its client stopped reading it.
         tokio::select! {
             served = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)) => break served,
             overrun = clock.overrun() => {
                 match overrun {
                     Overrun::Head => debug!("request head too slow; connection closed"),
                     Overrun::KeepAlive => debug!("kept-alive connection idle; closed"),
+                    Overrun::SendStalled => debug!("client stopped reading its response; connection closed"),
                 }
                 drop(permit);
                 return;
@@ -146,6 +151,22 @@ async fn drive<S>(
         Err(e) => debug!(error = %e, "connection ended with an error"),
     }
     drop(permit);
+}
+
+/// Keeps a connection's clock on its response's body: alive while parts of it go out, idle
+/// once it has been sent (or dropped).
+struct ResponseSent(Arc<ConnectionClock>);
+
+impl SendWatch for ResponseSent {
+    fn progressed(&self) {
+        self.0.body_progressed(Instant::now());
+    }
+}
+
+impl Drop for ResponseSent {
+    fn drop(&mut self) {
+        self.0.response_sent(Instant::now());
+    }
 }
 
 /// Out of file descriptors and the like: wait a moment instead of spinning (as hyper 0.14 did).

@@ -129,17 +129,21 @@ pub async fn count_requests(
     };
     let guard = RequestGuard::new(app, endpoint);
     let response = next.run(request).await;
-    guard.finish(&response);
-    response
+    let guard = guard.responded(&response);
+    // The request is in flight, and its duration runs, until its body is sent: a streamed
+    // transcript is sent long after its head.
+    whisper_http_edge::hold_until_sent(response, guard)
 }
 
-/// Lives as long as the request's future: if that is dropped before `finish` (the client
-/// disconnected), the request counts as `client_closed`; the engine aborts its inference then.
+/// Lives as long as the request's future, then as long as its response body: if the future is
+/// dropped before `responded` (the client disconnected), the request counts as `client_closed`;
+/// the engine aborts its inference then. A streamed response counts its own late failures
+/// (`routes::stream`).
 struct RequestGuard {
     app: Arc<AppState>,
     endpoint: Endpoint,
     started: Instant,
-    finished: bool,
+    responded: bool,
 }
 
 impl RequestGuard {
@@ -150,22 +154,25 @@ impl RequestGuard {
             app,
             endpoint,
             started: Instant::now(),
-            finished: false,
+            responded: false,
         }
     }
 
-    fn finish(mut self, response: &Response) {
-        self.finished = true;
+    fn responded(mut self, response: &Response) -> Self {
+        self.responded = true;
         if let Some(ErrorReason(reason)) = response.extensions().get::<ErrorReason>() {
             self.app.metrics.requests.failed(self.endpoint, reason);
         }
+        self
     }
 }
+
+impl whisper_http_edge::SendWatch for RequestGuard {}
 
 impl Drop for RequestGuard {
     fn drop(&mut self) {
         let metrics = &self.app.metrics.requests;
-        if !self.finished {
+        if !self.responded {
             metrics.failed(self.endpoint, ApiError::ClientClosed.reason());
             info!(
                 endpoint = self.endpoint.label(),
