@@ -102,6 +102,7 @@ fn transcribe_windowed(
         &abort,
         &parallel_windows::Staffing::fixed(),
         |(state, t), window| inference::run(state, info, *t, window, &options, &abort, None),
+        &|_, _| {},
     )?;
     Ok((started.elapsed().as_secs_f64(), transcript.text()))
 }

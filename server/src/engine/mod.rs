@@ -13,6 +13,9 @@
 //! 7. the non-speech markers (`[BLANK_AUDIO]`, `(music)`) taken out of the transcript
 //!    (`non_speech`), after the fitted-context guard has judged the raw decode.
 //!
+//! A streaming request also hears of its progress (`progress`): once stage 3 succeeded, and
+//! each window's transcript as soon as the windows before it are done.
+//!
 //! Words used throughout: a *slot* is one of the pool's whisper states, held by one request at
 //! a time; a *worker* (`worker`) is a slot with the threads that run it; *staffing* changes a
 //! request's workers between windows (releasing one to a waiting request, recruiting a free one).
@@ -28,6 +31,7 @@ pub mod non_speech;
 pub mod parallel_windows;
 pub mod params;
 pub mod pool;
+pub mod progress;
 pub mod schedule;
 pub mod threads;
 pub mod transcript;
@@ -48,6 +52,7 @@ pub use load::LoadError;
 pub use metrics::EngineMetrics;
 use parallel_windows::Staffing;
 use params::TranscribeOptions;
+use progress::{InOrder, Progress, ProgressSink};
 use schedule::Scheduler;
 use transcript::Transcript;
 use window_plan::{WindowPlan, WindowPolicy};
@@ -103,12 +108,14 @@ impl Engine {
     }
 
     /// Transcribes the audio `prepare` returns (16 kHz mono samples), through every stage of the
-    /// module doc. `prepare` runs on a blocking thread once the request holds a slot.
+    /// module doc. `prepare` runs on a blocking thread once the request holds a slot. `progress`
+    /// hears when inference starts and of each part of the transcript as it is done.
     pub async fn transcribe<P>(
         self: &Arc<Self>,
         prepare: P,
         options: TranscribeOptions,
         time_limit: TimeLimit,
+        progress: ProgressSink,
     ) -> Result<Transcribed, InferError>
     where
         P: FnOnce() -> Result<Vec<f32>, AudioError> + Send + 'static,
@@ -120,14 +127,16 @@ impl Engine {
         let audio_seconds = whisper_seconds(pcm.len());
         let plan = self.windows.plan(pcm.len());
         let workers = self.scheduler.staff(first, plan.windows()).await;
+        progress.send(Progress::Started);
 
         let limit = time_limit.for_audio(audio_seconds);
         let engine = self.clone();
         let flag = abort.0.clone();
         // The workers (slots and threads) go back inside, not when the caller's future ends: an
         // aborted inference still runs until full() returns.
-        let mut job =
-            tokio::task::spawn_blocking(move || engine.infer(workers, &pcm, plan, &options, &flag));
+        let mut job = tokio::task::spawn_blocking(move || {
+            engine.infer(workers, &pcm, plan, &options, &flag, &progress)
+        });
         let transcript = match tokio::time::timeout(limit, &mut job).await {
             Ok(joined) => joined??,
             Err(_) => {
@@ -153,10 +162,11 @@ impl Engine {
         plan: WindowPlan,
         options: &TranscribeOptions,
         abort: &AtomicBool,
+        progress: &ProgressSink,
     ) -> Result<Transcript, EngineError> {
         let started = Instant::now();
         let result = self
-            .infer_on(workers, pcm, plan, options, abort)
+            .infer_on(workers, pcm, plan, options, abort, progress)
             .map(Transcript::without_non_speech);
         self.metrics
             .inference_duration
@@ -171,6 +181,7 @@ impl Engine {
         plan: WindowPlan,
         options: &TranscribeOptions,
         abort: &AtomicBool,
+        progress: &ProgressSink,
     ) -> Result<Transcript, EngineError> {
         let model = ModelInfo {
             eot: self.context.token_eot(),
@@ -194,7 +205,18 @@ impl Engine {
                     release: &release,
                     recruit: &recruit,
                 };
-                parallel_windows::decode_windows(workers, pcm, &cuts, abort, &staffing, decode_one)
+                let in_order = InOrder::new(progress);
+                let duration = whisper_seconds(pcm.len());
+                let on_window = |window: usize, part: &Transcript| {
+                    if progress.is_wanted() {
+                        let offset = whisper_seconds(cuts[window].start);
+                        let part = Transcript::join(vec![(offset, part.clone())], duration);
+                        in_order.finished(window, part.without_non_speech());
+                    }
+                };
+                parallel_windows::decode_windows(
+                    workers, pcm, &cuts, abort, &staffing, decode_one, &on_window,
+                )
             }
         }
     }

@@ -37,8 +37,10 @@ impl<W> Staffing<'_, W> {
 
 /// Decodes the `plan` windows of `pcm` (`window_plan`), one at a time on each of `workers`
 /// (a whisper state with its threads), which may change as `staffing` says;
-/// `decode_window` decodes one window on one worker. Once `abort` is set, windows not yet
-/// started are skipped: whisper.cpp would stop each of them only after its first encoder pass.
+/// `decode_window` decodes one window on one worker, and `on_window` hears of each window
+/// decoded (its index and transcript, times within the window) as soon as it is. Once `abort`
+/// is set, windows not yet started are skipped: whisper.cpp would stop each of them only after
+/// its first encoder pass.
 pub fn decode_windows<W: Send>(
     workers: Vec<W>,
     pcm: &[f32],
@@ -46,6 +48,7 @@ pub fn decode_windows<W: Send>(
     abort: &AtomicBool,
     staffing: &Staffing<'_, W>,
     decode_window: impl Fn(&mut W, &[f32]) -> Result<Transcript, EngineError> + Sync,
+    on_window: &(dyn Fn(usize, &Transcript) + Sync),
 ) -> Result<Transcript, EngineError> {
     if workers.is_empty() {
         return Err(EngineError::Failed("no whisper state to decode on".into()));
@@ -65,7 +68,11 @@ pub fn decode_windows<W: Send>(
         if abort.load(Ordering::Relaxed) {
             return Err(EngineError::Aborted);
         }
-        decode_window(worker, &pcm[plan[i].clone()])
+        let decoded = decode_window(worker, &pcm[plan[i].clone()]);
+        if let Ok(part) = &decoded {
+            on_window(i, part);
+        }
+        decoded
     });
     let mut parts = Vec::with_capacity(plan.len());
     for (window, result) in plan.iter().zip(decoded) {
@@ -270,6 +277,7 @@ mod tests {
                 abort.store(true, Ordering::SeqCst);
                 Err(EngineError::Aborted)
             },
+            &|_, _| {},
         );
         assert!(matches!(result, Err(EngineError::Aborted)));
         let decoded = decoded.load(Ordering::SeqCst);

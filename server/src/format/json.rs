@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::Task;
-use crate::engine::transcript::Transcript;
+use crate::engine::transcript::{TokenLogprob, Transcript};
 
 pub fn simple(transcript: &Transcript) -> Value {
     json!({ "text": transcript.text() })
@@ -11,10 +11,14 @@ pub fn simple(transcript: &Transcript) -> Value {
 
 /// `simple` and OpenAI's `logprobs`: every text token, its text, log probability and bytes.
 pub fn with_logprobs(transcript: &Transcript) -> Value {
-    let logprobs: Vec<Value> = transcript
-        .segments
-        .iter()
-        .flat_map(|s| &s.logprobs)
+    let tokens = transcript.segments.iter().flat_map(|s| &s.logprobs);
+    json!({ "text": transcript.text(), "logprobs": logprob_list(tokens) })
+}
+
+/// OpenAI's `logprobs` list: each token's text, log probability and bytes.
+pub(super) fn logprob_list<'a>(tokens: impl IntoIterator<Item = &'a TokenLogprob>) -> Vec<Value> {
+    tokens
+        .into_iter()
         .map(|t| {
             json!({
                 "token": String::from_utf8_lossy(&t.bytes),
@@ -22,8 +26,7 @@ pub fn with_logprobs(transcript: &Transcript) -> Value {
                 "bytes": t.bytes,
             })
         })
-        .collect();
-    json!({ "text": transcript.text(), "logprobs": logprobs })
+        .collect()
 }
 
 pub fn verbose(transcript: &Transcript, task: Task) -> Value {

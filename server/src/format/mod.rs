@@ -1,5 +1,6 @@
 //! Response formats of the OpenAI audio API.
 
+pub mod events;
 pub mod json;
 pub mod srt;
 pub mod text;

@@ -14,11 +14,21 @@ pub struct AudioForm {
     pub file: Vec<u8>,
     pub language: Option<String>,
     pub prompt: Option<String>,
-    pub response_format: ResponseFormat,
+    pub delivery: Delivery,
     pub temperature: f32,
     pub word_timestamps: bool,
     /// Beams for beam search; 1 decodes greedily (the default, as OpenAI's API does).
     pub beam_size: usize,
+}
+
+/// How the transcript goes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Whole, once done, in a response format.
+    Whole(ResponseFormat),
+    /// As OpenAI's `transcript.text.delta` and `.done` server-sent events (`stream=true`), with
+    /// each token's log probability when `include[]=logprobs` asks.
+    Stream { logprobs: bool },
 }
 
 /// whisper.cpp runs at most 8 decoders at once.
@@ -90,6 +100,7 @@ pub async fn read(
     let mut word_timestamps = false;
     let mut beam_size = 1;
     let mut logprobs = false;
+    let mut stream = false;
     while let Some(field) = clock
         .within(multipart.next_field())
         .await?
@@ -110,6 +121,7 @@ pub async fn read(
                 })?;
             }
             "temperature" => temperature = parse_temperature(&text(field, &mut clock).await?)?,
+            "stream" => stream = parse_stream(&text(field, &mut clock).await?)?,
             // Not in OpenAI's API: whisper.cpp's beam search, slower and sometimes more accurate.
             "beam_size" => beam_size = parse_beam_size(&text(field, &mut clock).await?)?,
             "timestamp_granularities[]" | "timestamp_granularities" => {
@@ -143,16 +155,32 @@ pub async fn read(
     let file = file.ok_or_else(|| {
         ApiError::BadRequest("the form has no 'file' field with the audio".into())
     })?;
-    let response_format = with_logprobs(response_format, logprobs)?;
+    let delivery = delivery(response_format, logprobs, stream)?;
     Ok(AudioForm {
         file,
         language,
         prompt,
-        response_format,
+        delivery,
         temperature,
         word_timestamps,
         beam_size,
     })
+}
+
+/// How the form asks for its transcript: streamed events carry text (and log probabilities),
+/// so a stream can stand for json or text, not for the formats with times.
+fn delivery(format: ResponseFormat, logprobs: bool, stream: bool) -> Result<Delivery, ApiError> {
+    if !stream {
+        return with_logprobs(format, logprobs).map(Delivery::Whole);
+    }
+    match format {
+        ResponseFormat::Json | ResponseFormat::Text => Ok(Delivery::Stream { logprobs }),
+        _ => Err(ApiError::BadRequest(
+            "stream=true sends transcript.text events, which carry text only: use \
+             response_format json or text"
+                .into(),
+        )),
+    }
 }
 
 /// `include[]=logprobs` asks for the json body with each token's log probability; as in
@@ -226,6 +254,17 @@ fn parse_temperature(value: &str) -> Result<f32, ApiError> {
         })
 }
 
+fn parse_stream(value: &str) -> Result<bool, ApiError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::BadRequest(format!(
+            "stream must be true or false, not '{}'",
+            truncate(value)
+        ))),
+    }
+}
+
 fn parse_beam_size(value: &str) -> Result<usize, ApiError> {
     value
         .trim()
@@ -266,6 +305,33 @@ mod tests {
         assert!(matches!(parse_temperature("0.2"), Ok(t) if (t - 0.2).abs() < 1e-6));
         assert!(parse_temperature("1.5").is_err());
         assert!(parse_temperature("hot").is_err());
+    }
+
+    #[test]
+    fn stream_is_true_or_false_and_streams_json_or_text_only() {
+        assert_eq!(parse_stream(" TRUE ").ok(), Some(true));
+        assert_eq!(parse_stream("false").ok(), Some(false));
+        assert!(parse_stream("yes").is_err());
+        let stream = |format, logprobs| delivery(format, logprobs, true).ok();
+        assert_eq!(
+            stream(ResponseFormat::Json, true),
+            Some(Delivery::Stream { logprobs: true })
+        );
+        assert_eq!(
+            stream(ResponseFormat::Text, false),
+            Some(Delivery::Stream { logprobs: false })
+        );
+        for format in [
+            ResponseFormat::Srt,
+            ResponseFormat::Vtt,
+            ResponseFormat::VerboseJson,
+        ] {
+            assert_eq!(stream(format, false), None, "{format:?}");
+        }
+        assert_eq!(
+            delivery(ResponseFormat::Json, true, false).ok(),
+            Some(Delivery::Whole(ResponseFormat::JsonWithLogprobs))
+        );
     }
 
     #[test]

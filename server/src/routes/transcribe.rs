@@ -1,7 +1,8 @@
 //! `POST /v1/audio/transcriptions` and `/v1/audio/translations`.
 //!
 //! Stages: read the form → check its options against the model → the engine's front door
-//! (`Engine::transcribe`: queue, slot, audio, threads, inference) → format the response. Errors
+//! (`Engine::transcribe`: queue, slot, audio, threads, inference) → format the response, or
+//! stream it as it is decoded (`stream`). Errors
 //! become HTTP responses in one place (`From<InferError> for ApiError`); the request's own
 //! counts are kept by `accounting`, around every layer; each stage's metrics where it is measured.
 
@@ -14,10 +15,12 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use tracing::{info, warn};
 
-use super::form::{self, AudioForm};
+use super::form::{self, AudioForm, Delivery};
+use super::stream;
 use crate::audio::{self, Upload};
 use crate::engine::Engine;
 use crate::engine::params::{self, TranscribeOptions};
+use crate::engine::progress::ProgressSink;
 use crate::error::ApiError;
 use crate::format::{self, Task};
 use crate::metrics::Endpoint;
@@ -88,17 +91,29 @@ async fn transcribe(
         max_seconds: app.limits.max_audio_seconds,
     };
     let audio_metrics = app.metrics.audio.clone();
+    let prepare = move || audio::load(upload, &audio_metrics);
+    let limit = app.limits.inference_time;
+    let format = match form.delivery {
+        Delivery::Whole(format) => format,
+        Delivery::Stream { logprobs } => {
+            return stream::respond(
+                app.clone(),
+                endpoint,
+                logprobs,
+                move |progress| async move {
+                    engine.transcribe(prepare, options, limit, progress).await
+                },
+            )
+            .await;
+        }
+    };
     let transcribed = engine
-        .transcribe(
-            move || audio::load(upload, &audio_metrics),
-            options,
-            app.limits.inference_time,
-        )
+        .transcribe(prepare, options, limit, ProgressSink::none())
         .await?;
 
     let metrics = &app.metrics.requests;
     let format_started = Instant::now();
-    let rendered = format::render(&transcribed.transcript, form.response_format, task);
+    let rendered = format::render(&transcribed.transcript, format, task);
     metrics.formatted(format_started.elapsed());
     metrics.transcribed(endpoint, transcribed.audio_seconds);
     Ok((

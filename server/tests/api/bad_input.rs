@@ -31,9 +31,11 @@ enum Case {
     ChannelsPast32,
     LogprobsWithSrt,
     UnknownInclude,
+    StreamWithSrt,
+    StreamNotABoolean,
 }
 
-const ALL: [Case; 20] = [
+const ALL: [Case; 22] = [
     Case::EmptyBody,
     Case::MissingFile,
     Case::EmptyFile,
@@ -54,6 +56,8 @@ const ALL: [Case; 20] = [
     Case::ChannelsPast32,
     Case::LogprobsWithSrt,
     Case::UnknownInclude,
+    Case::StreamWithSrt,
+    Case::StreamNotABoolean,
 ];
 
 /// Deterministic noise that no container sniffer recognises.
@@ -118,7 +122,9 @@ impl Case {
             | Case::UnknownLanguage
             | Case::LanguageTheModelCannotSpeak
             | Case::LogprobsWithSrt
-            | Case::UnknownInclude => (400, "bad_request"),
+            | Case::UnknownInclude
+            | Case::StreamWithSrt
+            | Case::StreamNotABoolean => (400, "bad_request"),
             Case::EmptyFile
             | Case::TruncatedAudio
             | Case::WavHeaderLyingAboutSize
@@ -177,7 +183,9 @@ impl Case {
             | Case::UnknownLanguage
             | Case::LanguageTheModelCannotSpeak
             | Case::LogprobsWithSrt
-            | Case::UnknownInclude => audio(fixtures::bytes("speech.wav"), "speech.wav"),
+            | Case::UnknownInclude
+            | Case::StreamWithSrt
+            | Case::StreamNotABoolean => audio(fixtures::bytes("speech.wav"), "speech.wav"),
             Case::TruncatedAudio => audio(truncated_flac(), "cut.flac"),
             Case::RandomBytes => audio(random_bytes(64 * 1024), "noise.wav"),
             Case::WavHeaderLyingAboutSize => audio(lying_wav(), "lying.wav"),
@@ -196,6 +204,8 @@ impl Case {
             Case::LanguageTheModelCannotSpeak => &[("language", "de")],
             Case::LogprobsWithSrt => &[("response_format", "srt"), ("include[]", "logprobs")],
             Case::UnknownInclude => &[("include[]", "everything")],
+            Case::StreamWithSrt => &[("response_format", "srt"), ("stream", "true")],
+            Case::StreamNotABoolean => &[("stream", "sometimes")],
             _ => &[],
         };
         server.post_audio(TRANSCRIPTIONS, file, &name, fields).await
@@ -211,6 +221,8 @@ impl Case {
             Case::ChannelsPast32 => Some("34 channels"),
             Case::LogprobsWithSrt => Some("json only"),
             Case::UnknownInclude => Some("everything"),
+            Case::StreamWithSrt => Some("json or text"),
+            Case::StreamNotABoolean => Some("sometimes"),
             _ => None,
         }
     }
@@ -344,6 +356,16 @@ async fn logprobs_with_a_format_other_than_json_is_400() {
 #[tokio::test]
 async fn an_unknown_include_is_400_naming_it() {
     assert_rejected(Case::UnknownInclude).await;
+}
+
+#[tokio::test]
+async fn streaming_a_format_with_times_is_400() {
+    assert_rejected(Case::StreamWithSrt).await;
+}
+
+#[tokio::test]
+async fn a_stream_value_that_is_not_true_or_false_is_400_naming_it() {
+    assert_rejected(Case::StreamNotABoolean).await;
 }
 
 #[tokio::test]

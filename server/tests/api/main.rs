@@ -9,5 +9,6 @@ mod metrics;
 mod no_speech;
 mod process;
 mod server;
+mod streaming;
 mod timeout;
 mod transcription;

@@ -4,6 +4,7 @@ Uses the server at $WHISPER_SERVER_URL, or starts the built binary ($WHISPER_SER
 target/debug/whisper-server, else target/release/whisper-server) on a free loopback port.
 """
 
+import contextlib
 import os
 import re
 import socket
@@ -64,17 +65,15 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60.0) -> No
     pytest.fail("whisper-server did not become ready")
 
 
-@pytest.fixture(scope="module")
-def server_url():
-    if os.environ.get("WHISPER_SERVER_URL"):
-        yield os.environ["WHISPER_SERVER_URL"].rstrip("/")
-        return
+@contextlib.contextmanager
+def running_server(*flags: str):
+    """The built server on a free loopback port, with these extra flags."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [str(find_binary()), "--model", str(find_model()), "--listen", f"127.0.0.1:{port}"],
+        [str(find_binary()), "--model", str(find_model()), "--listen", f"127.0.0.1:{port}", *flags],
         stdin=subprocess.DEVNULL,
     )
     try:
@@ -83,6 +82,15 @@ def server_url():
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    if os.environ.get("WHISPER_SERVER_URL"):
+        yield os.environ["WHISPER_SERVER_URL"].rstrip("/")
+        return
+    with running_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +169,47 @@ def test_logprobs_with_another_format_is_a_400(client, speech):
                 model="whisper-1", file=audio, response_format="srt", include=["logprobs"]
             )
     assert "logprobs" in raised.value.body["message"]
+
+
+@pytest.fixture(scope="module")
+def long_speech(speech, tmp_path_factory) -> Path:
+    """The sentence eight times over, 36 s: more than one window, so more than one delta."""
+    out = tmp_path_factory.mktemp("long") / "long.wav"
+    subprocess.run(["sox", *[str(speech)] * 8, str(out)], check=True)
+    return out
+
+
+def test_stream_deltas_join_to_the_done_text(client, long_speech):
+    with long_speech.open("rb") as audio:
+        events = list(client.audio.transcriptions.create(model="whisper-1", file=audio, stream=True))
+    kinds = [event.type for event in events]
+    assert kinds[-1] == "transcript.text.done" and kinds.count("transcript.text.done") == 1, kinds
+    deltas = [event.delta for event in events if event.type == "transcript.text.delta"]
+    assert len(deltas) >= 2, kinds
+    done = events[-1]
+    assert "".join(deltas).strip() == done.text
+    assert normalise(done.text).count("quick brown fox") >= 7, done.text
+    assert done.usage.output_tokens > 0 and done.usage.input_tokens > 0
+
+
+def test_stream_with_logprobs_carries_them_in_each_delta(client, speech):
+    with speech.open("rb") as audio:
+        events = list(
+            client.audio.transcriptions.create(model="whisper-1", file=audio, stream=True, include=["logprobs"])
+        )
+    deltas = [event for event in events if event.type == "transcript.text.delta"]
+    assert deltas and all(event.logprobs for event in deltas)
+    assert normalise("".join(t.token for e in deltas for t in e.logprobs)) == normalise(EXPECTED)
+
+
+def test_stream_failing_after_it_began_raises_the_servers_error(speech):
+    # A time limit no inference meets: the stream begins, then carries the error event.
+    if os.environ.get("WHISPER_SERVER_URL"):
+        pytest.skip("needs its own server with a tiny time limit")
+    with running_server("--timeout-base-seconds", "0.001", "--timeout-per-audio-second", "0") as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused")
+        with pytest.raises(openai.APIError) as raised:
+            with speech.open("rb") as audio:
+                list(client.audio.transcriptions.create(model="whisper-1", file=audio, stream=True))
+    assert "time limit" in raised.value.message
+    assert raised.value.body["code"] == "timeout"
