@@ -39,5 +39,7 @@ curl -fsS "http://$LISTEN/v1/audio/transcriptions" -F file=@"$SAMPLE" -F respons
 echo
 if [ $ONCE -eq 1 ]; then exit 0; fi
 echo
-echo "whisper-server is serving on http://$LISTEN (metrics: http://$LISTEN/metrics). Ctrl-C stops it."
+echo "whisper-server is serving on http://$LISTEN"
+echo "  try it in a browser: http://$LISTEN/  (pick a file, watch the transcript stream in)"
+echo "  metrics: http://$LISTEN/metrics    Ctrl-C stops it."
 wait $SERVER

@@ -8,8 +8,9 @@ mkdir -p "$CACHE"
 
 # Debian packages: whisper.cpp build (cmake, libclang), test speech (flite, sox, ffmpeg for
 # MP3/Ogg/M4A fixtures; asterisk-moh-opsound-wav for music without words), Prometheus +
-# promtool, load tools, openssl for the control plane's certs.
-APT_PKGS=(cmake clang libclang-dev pkg-config flite sox ffmpeg asterisk-moh-opsound-wav prometheus openssl jq curl unzip procps util-linux shellcheck)
+# promtool, load tools, openssl for the control plane's certs, headless Chromium and its
+# WebDriver for the page's test.
+APT_PKGS=(cmake clang libclang-dev pkg-config flite sox ffmpeg asterisk-moh-opsound-wav prometheus openssl jq curl unzip procps util-linux shellcheck chromium chromium-driver)
 # shellcheck source=scripts/lib/host.sh
 . "$(dirname "$0")/lib/host.sh"
 ensure_debs "${APT_PKGS[@]}"
@@ -22,7 +23,8 @@ VENV="$CACHE/venv-py1"
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-PY_PKGS=(pytest==8.3.5 openai==1.109.1 faster-whisper==1.2.1 requests==2.32.3 pyyaml==6.0.2 kubernetes-validate==1.34.1)
+# selenium 4.52 wants a certifi newer than the package index has.
+PY_PKGS=(pytest==8.3.5 openai==1.109.1 faster-whisper==1.2.1 requests==2.32.3 pyyaml==6.0.2 kubernetes-validate==1.34.1 selenium==4.51.0)
 stamp="$VENV/.installed-$(printf '%s\n' "${PY_PKGS[@]}" | sha256sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   "$VENV/bin/pip" install -q --upgrade pip >/dev/null

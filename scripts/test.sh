@@ -4,7 +4,6 @@
 # is non-zero if any stage failed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-ROOT=$PWD
 WHAT="${1:-all}"
 CACHE="${WHISPER_OPERATOR_CACHE:-$HOME/.cache/whisper-operator}"
 export PATH="$CACHE/bin:$PATH"

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-use crate::routes::{TRANSCRIPTIONS_PATH, TRANSLATIONS_PATH, health, models, transcribe};
+use crate::routes::{TRANSCRIPTIONS_PATH, TRANSLATIONS_PATH, health, models, page, transcribe};
 use crate::state::AppState;
 
 /// Room for the multipart framing and text fields around the file.
@@ -20,6 +20,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .max_upload_bytes
         .saturating_add(FORM_OVERHEAD_BYTES);
     Router::new()
+        .route("/", get(page::index))
         .route(TRANSCRIPTIONS_PATH, post(transcribe::transcriptions))
         .route(TRANSLATIONS_PATH, post(transcribe::translations))
         .route("/v1/models", get(models::list))

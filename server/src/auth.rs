@@ -1,4 +1,5 @@
-//! Optional bearer API key on everything but health and metrics.
+//! Optional bearer API key on everything but health, metrics and the page (whose requests send
+//! the key typed into it).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Paths that stay open so probes and Prometheus need no secret.
-const OPEN_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics"];
+/// Paths that stay open so probes and Prometheus need no secret, and a browser can load the page.
+const OPEN_PATHS: &[&str] = &["/", "/healthz", "/readyz", "/metrics"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

@@ -5,6 +5,7 @@ pub mod error_bodies;
 pub mod form;
 pub mod health;
 pub mod models;
+pub mod page;
 pub mod stream;
 pub mod transcribe;
 

@@ -1,87 +1,16 @@
 """The official `openai` Python SDK against whisper-server.
 
-Uses the server at $WHISPER_SERVER_URL, or starts the built binary ($WHISPER_SERVER_BIN, else
-target/debug/whisper-server, else target/release/whisper-server) on a free loopback port.
+Uses the server at $WHISPER_SERVER_URL, or starts the built binary on a free loopback port
+(`serving.running_server`).
 """
 
-import contextlib
 import os
-import re
-import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import openai
 import pytest
-
-SENTENCE = "Hello world. The quick brown fox jumps over the lazy dog."
-EXPECTED = "Hello world, the quick brown fox jumps over the lazy dog."
-REPO = Path(__file__).resolve().parents[3]
-
-
-def normalise(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
-
-
-def find_model() -> Path:
-    home = Path.home()
-    candidates = [
-        os.environ.get("WHISPER_TEST_MODEL"),
-        home / ".cache/whisper-operator/models/ggml-tiny.en.bin",
-        home / ".cache/whisper-operator/dev/ggml-tiny.en.reference.bin",
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    pytest.fail("no tiny.en model found: run scripts/fetch-model.sh (or set WHISPER_TEST_MODEL)")
-
-
-def find_binary() -> Path:
-    candidates = [
-        os.environ.get("WHISPER_SERVER_BIN"),
-        REPO / "target/debug/whisper-server",
-        REPO / "target/release/whisper-server",
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    pytest.fail("whisper-server is not built: run `cargo build -p whisper-server`")
-
-
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"whisper-server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    pytest.fail("whisper-server did not become ready")
-
-
-@contextlib.contextmanager
-def running_server(*flags: str):
-    """The built server on a free loopback port, with these extra flags."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [str(find_binary()), "--model", str(find_model()), "--listen", f"127.0.0.1:{port}", *flags],
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        wait_ready(url, process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+from serving import EXPECTED, normalise, running_server
 
 
 @pytest.fixture(scope="module")
@@ -91,15 +20,6 @@ def server_url():
         return
     with running_server() as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def speech(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("speech")
-    raw, wav = directory / "raw.wav", directory / "speech.wav"
-    subprocess.run(["flite", "-voice", "rms", "-t", SENTENCE, "-o", str(raw)], check=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True)
-    return wav
 
 
 @pytest.fixture(scope="module")
