@@ -48,6 +48,12 @@ impl<H: SendWatch> http_body::Body for HeldBody<H> {
                 if let Some(held) = &this.held {
                     held.progressed();
                 }
+                // The last frame: the response is over before its bytes reach the client, so a
+                // client that reads it and then asks again finds it over (as when the value was
+                // dropped with the handler's future).
+                if this.body.is_end_stream() {
+                    this.held = None;
+                }
             }
             // At the end of the body, not when hyper gets round to dropping it.
             Poll::Ready(None | Some(Err(_))) => this.held = None,
@@ -105,6 +111,18 @@ mod tests {
         let end = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
         assert!(end.is_none());
         assert!(dropped.load(Ordering::SeqCst), "kept after the body ended");
+    }
+
+    #[tokio::test]
+    async fn the_held_value_goes_with_the_last_frame_of_a_whole_body() {
+        let (response, dropped) = held_response(Body::from("four"));
+        let mut body = response.into_body();
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        assert!(frame.is_some());
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "kept past the body's only frame"
+        );
     }
 
     #[test]
