@@ -27,6 +27,8 @@ impl Events {
             .to_string();
         assert_eq!(response.status(), 200, "a stream answers 200");
         assert_eq!(content_type, "text/event-stream");
+        let buffering = response.headers().get("x-accel-buffering");
+        assert_eq!(buffering.map(|v| v.as_bytes()), Some(&b"no"[..]));
         Self {
             response,
             buffer: String::new(),
