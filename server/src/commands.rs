@@ -1,11 +1,12 @@
-//! The one-shot subcommands: model import and verified download (used by init containers).
+//! The one-shot subcommands: model and VAD import, and verified download (used by init
+//! containers).
 
 use std::path::Path;
 
 use anyhow::Context;
 use tracing::info;
 
-use crate::model::{FetchOutcome, Weights, fetch_model, import_ct2_as};
+use crate::model::{FetchOutcome, Weights, fetch_model, import_ct2_as, import_silero_vad};
 
 pub fn import(input: &Path, output: &Path, weights: Weights) -> anyhow::Result<()> {
     let summary = import_ct2_as(input, output, weights)
@@ -17,6 +18,20 @@ pub fn import(input: &Path, output: &Path, weights: Weights) -> anyhow::Result<(
         bytes = summary.bytes,
         ?weights,
         "CTranslate2 model imported to ggml"
+    );
+    Ok(())
+}
+
+pub fn import_vad(input: &Path, output: &Path, version: Option<[usize; 3]>) -> anyhow::Result<()> {
+    let summary = import_silero_vad(input, output, version)
+        .with_context(|| format!("importing {} failed", input.display()))?;
+    info!(
+        output = %output.display(),
+        version = ?summary.version,
+        layout = summary.layout,
+        tensors = summary.tensors,
+        bytes = summary.bytes,
+        "Silero VAD imported to ggml"
     );
     Ok(())
 }

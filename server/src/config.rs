@@ -35,6 +35,20 @@ pub enum Command {
         #[arg(long, env = "WHISPER_IMPORT_WEIGHTS", value_enum, default_value_t = Weights::F16)]
         weights: Weights,
     },
+    /// Convert Silero VAD's ONNX model into whisper.cpp's VAD model file: the one faster-whisper
+    /// bundles (faster_whisper/assets/silero_vad_v6.onnx) or silero-vad's
+    /// silero_vad_16k_op15.onnx.
+    ImportSileroVad {
+        /// The ONNX file.
+        #[arg(long, env = "WHISPER_VAD_IMPORT_INPUT")]
+        input: PathBuf,
+        /// VAD model file to write.
+        #[arg(long, env = "WHISPER_VAD_IMPORT_OUTPUT")]
+        output: PathBuf,
+        /// Silero's version (such as 6.2.0), recorded in the file; known inputs need none.
+        #[arg(long, env = "WHISPER_VAD_IMPORT_VERSION", value_parser = silero_version)]
+        silero_version: Option<[usize; 3]>,
+    },
     /// Download a model file, verify its SHA-256 and move it into place atomically.
     FetchModel {
         /// Where to download the model from.
@@ -201,6 +215,11 @@ fn positive_seconds(value: &str) -> Result<f64, String> {
         Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Ok(seconds),
         _ => Err(format!("'{value}' is not a positive number of seconds")),
     }
+}
+
+fn silero_version(text: &str) -> Result<[usize; 3], String> {
+    crate::model::parse_silero_version(text)
+        .ok_or_else(|| format!("'{text}' is not a version such as 6.2.0"))
 }
 
 #[cfg(test)]

@@ -21,6 +21,11 @@ fn main() -> anyhow::Result<()> {
             output,
             weights,
         }) => whisper_server::commands::import(&input, &output, weights),
+        Some(Command::ImportSileroVad {
+            input,
+            output,
+            silero_version,
+        }) => whisper_server::commands::import_vad(&input, &output, silero_version),
         Some(Command::FetchModel {
             url,
             sha256,

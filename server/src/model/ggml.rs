@@ -46,6 +46,35 @@ pub fn write<W: Write + ?Sized>(
     Ok(w.written)
 }
 
+/// whisper.cpp's name for the one VAD model it runs.
+const VAD_MODEL_TYPE: &str = "silero-16k";
+/// Silero's 16 kHz hyper-parameters as whisper.cpp's VAD file states them: window and context
+/// samples, then each of the four encoder convolutions (in, out, kernel), then the LSTM's input
+/// and hidden sizes and the final convolution's in and out. whisper.cpp's graph assumes these.
+const SILERO_16K_HPARAMS: [usize; 19] = [
+    512, 64, 4, 129, 128, 3, 128, 64, 3, 64, 64, 3, 64, 128, 3, 128, 128, 128, 1,
+];
+
+/// Writes a VAD model (`whisper_vad_init_from_file_with_params` reads it): magic, model type,
+/// Silero's version, the hyper-parameters, then `tensors`; returns the bytes written.
+pub fn write_vad<W: Write + ?Sized>(
+    out: &mut W,
+    version: [usize; 3],
+    tensors: &[Tensor],
+) -> io::Result<u64> {
+    let mut w = Counting { out, written: 0 };
+    w.bytes(&MAGIC.to_le_bytes())?;
+    w.i32(VAD_MODEL_TYPE.len())?;
+    w.bytes(VAD_MODEL_TYPE.as_bytes())?;
+    for value in version.into_iter().chain(SILERO_16K_HPARAMS) {
+        w.i32(value)?;
+    }
+    for tensor in tensors {
+        write_tensor(&mut w, tensor)?;
+    }
+    Ok(w.written)
+}
+
 /// Writes one tensor record: its header, then its data.
 fn write_tensor<W: Write + ?Sized>(w: &mut Counting<'_, W>, tensor: &Tensor) -> io::Result<()> {
     w.i32(tensor.shape.len())?;
@@ -164,5 +193,34 @@ mod tests {
         want.extend_from_slice(b"t");
         want.extend_from_slice(&[1, 2, 3, 4]);
         assert_eq!(rest, &want[..]);
+    }
+
+    #[test]
+    fn a_vad_file_has_whisper_cpps_106_byte_header_then_its_tensors() {
+        let scalar = Tensor {
+            name: "b".into(),
+            shape: vec![],
+            element: Element::F32,
+            data: Cow::Borrowed(&[0, 0, 128, 63]),
+        };
+        let mut out = Vec::new();
+        let n = write_vad(&mut out, [6, 2, 0], &[scalar]).expect("in memory");
+        assert_eq!(n, out.len() as u64);
+        assert_eq!(&out[..4], &MAGIC.to_le_bytes());
+        assert_eq!(&out[4..8], &10i32.to_le_bytes());
+        assert_eq!(&out[8..18], b"silero-16k");
+        let words: Vec<i32> = out[18..106]
+            .chunks(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert_eq!(&words[..5], &[6, 2, 0, 512, 64]);
+        assert_eq!(&words[18..], &[128, 128, 128, 1]);
+        // A 0-d tensor: no dimensions, then its name and one f32.
+        let tensor: Vec<i32> = out[106..118]
+            .chunks(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert_eq!(tensor, [0, 1, 0]);
+        assert_eq!(&out[118..], b"b\0\0\x80?");
     }
 }

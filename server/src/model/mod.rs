@@ -4,7 +4,8 @@
 //! variables into whisper.cpp's tensors, `vocab` decodes the tokenizer, `mel` computes the filter
 //! bank, `quantize` turns matrices into q8_0, `ggml` writes the file, `import` ties them together;
 //! `ggml_read` splits an existing file and `requantize` re-encodes it at load; `fetch` downloads
-//! and verifies.
+//! and verifies. `silero` converts Silero VAD's ONNX export (read by `onnx`) into whisper.cpp's
+//! VAD file.
 
 mod atomic;
 mod convert;
@@ -16,8 +17,10 @@ mod hparams;
 mod import;
 mod mapping;
 mod mel;
+mod onnx;
 mod quantize;
 mod requantize;
+mod silero;
 mod vocab;
 
 pub use ct2::{Ct2Error, DType};
@@ -33,4 +36,7 @@ pub use mapping::MappingError;
 pub use mapping::ggml_tensors;
 pub use quantize::{QuantizeError, Weights};
 pub use requantize::{RequantizeError, requantize};
+pub use silero::{
+    VadImportError, VadImportSummary, import_silero_vad, parse_version as parse_silero_version,
+};
 pub use vocab::VocabError;

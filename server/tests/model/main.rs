@@ -1,5 +1,6 @@
 //! The model files: the verified download, the CTranslate2 importer (on a synthetic model and on
-//! the real tiny.en weights), and whisper.cpp transcribing what the importer wrote.
+//! the real tiny.en weights), whisper.cpp transcribing what the importer wrote, and the Silero
+//! VAD importer against faster-whisper's own VAD.
 
 mod ct2_fixture;
 mod fetch;
@@ -8,3 +9,4 @@ mod import_synthetic;
 mod import_tiny_en;
 mod tiny_en;
 mod transcribe;
+mod vad_import;

@@ -1,7 +1,7 @@
 //! The imported tiny.en really works: whisper.cpp (through whisper-rs) loads it and transcribes
 //! a flite recording word for word. Needs flite and sox (scripts/install-deps.sh).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::tiny_en;
@@ -21,28 +21,37 @@ fn run(program: &str, args: &[&str]) {
 
 /// 16 kHz mono s16 samples of `SENTENCE` spoken by flite, as f32.
 fn speech(dir: &Path) -> Vec<f32> {
+    raw_samples(&flite_raw(dir, SENTENCE, &[]))
+}
+
+/// `text` spoken by flite, through sox's `effects`, as 16 kHz mono s16 raw samples in `dir`.
+pub fn flite_raw(dir: &Path, text: &str, effects: &[&str]) -> PathBuf {
     let wav = dir.join("raw.wav");
-    let pcm = dir.join("speech.raw");
-    let (wav, pcm) = (wav.to_str().expect("utf-8"), pcm.to_str().expect("utf-8"));
-    run("flite", &["-voice", "rms", "-t", SENTENCE, "-o", wav]);
-    run(
-        "sox",
-        &[
-            wav,
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed-integer",
-            "-t",
-            "raw",
-            pcm,
-        ],
-    );
-    std::fs::read(pcm)
+    let raw = dir.join("speech.raw");
+    let (w, r) = (wav.to_str().expect("utf-8"), raw.to_str().expect("utf-8"));
+    run("flite", &["-voice", "rms", "-t", text, "-o", w]);
+    let mut args = vec![
+        w,
+        "-r",
+        "16000",
+        "-c",
+        "1",
+        "-b",
+        "16",
+        "-e",
+        "signed-integer",
+        "-t",
+        "raw",
+        r,
+    ];
+    args.extend_from_slice(effects);
+    run("sox", &args);
+    raw
+}
+
+/// A raw 16 kHz mono s16 file's samples, as f32.
+pub fn raw_samples(raw: &Path) -> Vec<f32> {
+    std::fs::read(raw)
         .expect("read pcm")
         .chunks_exact(2)
         .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
