@@ -70,6 +70,9 @@ pub mod names {
     pub const PARALLEL_WINDOWS: Metric = diagnostic("whisper_parallel_windows_total", Counter);
     pub const FITTED_CONTEXT: Metric = diagnostic("whisper_fitted_context_total", Counter);
     pub const WINDOW_STATES: Metric = diagnostic("whisper_window_states_total", Counter);
+    pub const VAD_DURATION: Metric = diagnostic("whisper_vad_duration_seconds", Histogram);
+    pub const VAD_SKIPPED_AUDIO: Metric =
+        diagnostic("whisper_vad_skipped_audio_seconds_total", Counter);
 }
 
 /// Every metric family the server exports, by its exposition name.
@@ -95,6 +98,8 @@ pub const CONTRACT: &[Metric] = &[
     names::PARALLEL_WINDOWS,
     names::FITTED_CONTEXT,
     names::WINDOW_STATES,
+    names::VAD_DURATION,
+    names::VAD_SKIPPED_AUDIO,
 ];
 
 /// Series Prometheus writes itself for every target; queries may use them like exported ones.

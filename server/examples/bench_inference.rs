@@ -93,6 +93,7 @@ fn transcribe_windowed(
         pcm,
         window_plan::count_for_workers(pcm.len(), workers, max),
         max,
+        &[],
     );
     // Full audio context in every window: the bare baseline has no fitted context.
     let transcript = parallel_windows::decode_windows(

@@ -63,6 +63,13 @@ pub enum Command {
     },
 }
 
+/// The chunking a request gets when it names none (`--default-chunking`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DefaultChunking {
+    None,
+    Auto,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -152,6 +159,16 @@ pub struct ServeArgs {
         action = clap::ArgAction::Set
     )]
     pub flash_attention: bool,
+    /// A Silero VAD model in whisper.cpp's format (make one with `whisper-server
+    /// import-silero-vad`): requests may then ask for only their speech to be decoded
+    /// (`chunking_strategy`), which skips pauses and never reads words into silence.
+    #[arg(long, env = "WHISPER_VAD_MODEL")]
+    pub vad_model: Option<PathBuf>,
+    /// What a request without `chunking_strategy` gets: `none` decodes the whole recording (as
+    /// OpenAI's API does), `auto` only the speech the VAD finds (needs --vad-model). A request
+    /// may still ask for either.
+    #[arg(long, env = "WHISPER_DEFAULT_CHUNKING", value_enum, default_value_t = DefaultChunking::None, requires_if("auto", "vad_model"))]
+    pub default_chunking: DefaultChunking,
     /// Largest accepted upload, in bytes (413 above).
     #[arg(long, env = "WHISPER_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_upload_bytes: usize,

@@ -8,8 +8,9 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-use crate::config::ServeArgs;
+use crate::config::{DefaultChunking, ServeArgs};
 use crate::edge::EdgeLimits;
+use crate::engine::vad::{Chunking, VadSettings};
 use crate::engine::{Engine, EngineConfig, TimeLimit};
 use crate::metrics::Metrics;
 use crate::routes::form::UploadPace;
@@ -45,6 +46,11 @@ pub fn engine_config(args: &ServeArgs, cpus: usize) -> EngineConfig {
         fit_audio_context: args.fit_audio_context,
         weights: args.weights,
         flash_attention: args.flash_attention,
+        vad_model: args.vad_model.clone(),
+        default_chunking: match args.default_chunking {
+            DefaultChunking::None => Chunking::Whole,
+            DefaultChunking::Auto => Chunking::Speech(VadSettings::AUTO),
+        },
     }
 }
 

@@ -1,5 +1,8 @@
 //! How the engine spends the CPU and which speed levers it uses.
 
+use std::path::PathBuf;
+
+use super::vad::Chunking;
 use crate::model::Weights;
 
 /// whisper.cpp slows down many times over when its threads outnumber the cores it really has,
@@ -21,6 +24,10 @@ pub struct EngineConfig {
     pub weights: Weights,
     /// whisper.cpp's flash attention (`--flash-attention`).
     pub flash_attention: bool,
+    /// A Silero VAD model in whisper.cpp's format (`--vad-model`), for `chunking_strategy`.
+    pub vad_model: Option<PathBuf>,
+    /// What a request that names no `chunking_strategy` decodes (`--default-chunking`).
+    pub default_chunking: Chunking,
 }
 
 /// How long decoding may take: a base plus a share of the audio's length.

@@ -12,6 +12,7 @@ use super::metrics::EngineMetrics;
 use super::pool::Pool;
 use super::schedule::Scheduler;
 use super::threads::ThreadBudget;
+use super::vad::Vad;
 use super::window_plan::WindowPolicy;
 use crate::model::{Weights, requantize};
 
@@ -32,6 +33,8 @@ pub enum LoadError {
         path: String,
         source: crate::model::RequantizeError,
     },
+    #[error(transparent)]
+    Vad(#[from] super::vad::VadLoadError),
 }
 
 /// Loads the model file, its f16 matrices quantised to `weights` first when that differs.
@@ -86,6 +89,7 @@ impl Engine {
             ..Default::default()
         };
         let context = load_context(path, config.weights, context_params)?;
+        let vad = config.vad_model.as_deref().map(Vad::load).transpose()?;
         let states = (0..config.slots.max(1))
             .map(|_| context.create_state())
             .collect::<Result<Vec<_>, _>>()
@@ -116,6 +120,8 @@ impl Engine {
             context,
             scheduler,
             windows,
+            vad,
+            default_chunking: config.default_chunking,
             metrics,
         })
     }

@@ -1,6 +1,6 @@
 //! What the engine measures: its queue, slots and threads, inference time and its speed levers.
 
-use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Counter, Gauge, Histogram, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 use super::fitted::Suspicion;
 use super::pool::PoolGauges;
@@ -32,6 +32,10 @@ pub struct EngineMetrics {
     pub fitted_context: IntCounterVec,
     /// Workers given back or taken on between windows, by `StateChange`.
     pub window_states: IntCounterVec,
+    /// Voice activity detection over one request's audio (`vad`).
+    pub vad_duration: Histogram,
+    /// Seconds of audio the VAD found no speech in, so not decoded.
+    pub vad_skipped_audio: Counter,
 }
 
 impl EngineMetrics {
@@ -117,6 +121,20 @@ impl EngineMetrics {
                          to a waiting request (released), or took on while free (recruited).",
                     ),
                     &["change"],
+                )?,
+            )?,
+            vad_duration: register(
+                registry,
+                Histogram::with_opts(histogram(
+                    names::VAD_DURATION.name,
+                    "Voice activity detection over a request's audio (chunking_strategy).",
+                ))?,
+            )?,
+            vad_skipped_audio: register(
+                registry,
+                Counter::new(
+                    names::VAD_SKIPPED_AUDIO.name,
+                    "Seconds of audio voice activity detection found no speech in, and so not decoded.",
                 )?,
             )?,
         };

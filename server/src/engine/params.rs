@@ -17,6 +17,9 @@ pub struct TranscribeOptions {
     pub word_timestamps: bool,
     /// Beam search with this many beams; 0 or 1 decodes greedily.
     pub beam_size: usize,
+    /// Decode only the speech voice activity detection finds with these settings
+    /// (`chunking_strategy`); `None` decodes the whole recording.
+    pub vad: Option<super::vad::VadSettings>,
 }
 
 /// The language to decode in when a request names none: an English-only model has nothing to

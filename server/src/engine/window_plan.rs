@@ -94,9 +94,9 @@ impl WindowPlan {
     }
 
     /// Where to cut `pcm`: the planned windows, more only where one would pass the longest
-    /// window allowed.
-    pub fn cuts(&self, pcm: &[f32]) -> Vec<Range<usize>> {
-        plan(pcm, self.windows, self.max_window)
+    /// window allowed; at one of `pauses` (sample indices, ascending) where one is in reach.
+    pub fn cuts(&self, pcm: &[f32], pauses: &[usize]) -> Vec<Range<usize>> {
+        plan(pcm, self.windows, self.max_window, pauses)
     }
 }
 
@@ -115,8 +115,10 @@ pub fn count_for_workers(samples: usize, workers: usize, target: usize) -> usize
 }
 
 /// `windows` consecutive ranges covering all of `pcm` (at least as many as windows of
-/// `max_window` samples need, at most 30 s each, and at most one per 20 ms).
-pub fn plan(pcm: &[f32], windows: usize, max_window: usize) -> Vec<Range<usize>> {
+/// `max_window` samples need, at most 30 s each, and at most one per 20 ms). Each cut is at
+/// the known pause (`pauses`, ascending sample indices: where a VAD found no speech) nearest
+/// its balanced position, or failing one in reach, at the quietest moment near it.
+pub fn plan(pcm: &[f32], windows: usize, max_window: usize, pauses: &[usize]) -> Vec<Range<usize>> {
     let max_window = max_window.clamp(QUIET_FRAMES * FRAME_SAMPLES, MAX_WINDOW_SAMPLES);
     let mut left = windows
         .max(pcm.len().div_ceil(max_window))
@@ -133,13 +135,25 @@ pub fn plan(pcm: &[f32], windows: usize, max_window: usize) -> Vec<Range<usize>>
         let reach = SEARCH_SAMPLES.min(balanced_len / 2);
         let earliest = (balanced - reach).max(pcm.len().saturating_sub((left - 1) * max_window));
         let latest = (balanced + reach).min(start + max_window);
-        let cut = quietest_point(pcm, earliest..latest, balanced).unwrap_or(balanced);
+        let cut = nearest_pause(pauses, earliest..latest, balanced)
+            .or_else(|| quietest_point(pcm, earliest..latest, balanced))
+            .unwrap_or(balanced);
         planned.push(start..cut);
         start = cut;
         left -= 1;
     }
     planned.push(start..pcm.len());
     planned
+}
+
+/// The pause inside `range` (exclusive of its ends) nearest `target`.
+fn nearest_pause(pauses: &[usize], range: Range<usize>, target: usize) -> Option<usize> {
+    let first = pauses.partition_point(|&p| p <= range.start);
+    pauses[first..]
+        .iter()
+        .take_while(|&&p| p < range.end)
+        .min_by_key(|&&p| p.abs_diff(target))
+        .copied()
 }
 
 /// The middle of the quietest 200 ms span inside `range`, `None` when the range is too short
@@ -207,15 +221,15 @@ mod tests {
     #[test]
     fn short_audio_is_one_window() {
         let pcm = vec![0.1; 10 * RATE];
-        assert_eq!(plan(&pcm, 1, MAX_WINDOW_SAMPLES), vec![0..pcm.len()]);
-        assert_eq!(plan(&[], 4, MAX_WINDOW_SAMPLES), vec![0..0]);
+        assert_eq!(plan(&pcm, 1, MAX_WINDOW_SAMPLES, &[]), vec![0..pcm.len()]);
+        assert_eq!(plan(&[], 4, MAX_WINDOW_SAMPLES, &[]), vec![0..0]);
     }
 
     #[test]
     fn cuts_in_the_pause_nearest_the_balanced_point() {
         // 50 s: two windows, balanced at 25 s; the pause at 27 s is within reach, 35 s is not.
         let pcm = tone_with_gaps(50.0, &[27.0, 35.0]);
-        let windows = plan(&pcm, 2, MAX_WINDOW_SAMPLES);
+        let windows = plan(&pcm, 2, MAX_WINDOW_SAMPLES, &[]);
         assert_covers(&windows, pcm.len());
         assert_eq!(windows.len(), 2);
         let cut = windows[0].end as f64 / RATE as f64;
@@ -226,7 +240,7 @@ mod tests {
     fn uses_as_few_windows_as_whisper_and_never_exceeds_30_s() {
         for seconds in [30.5, 59.0, 60.0, 61.0, 121.0, 300.0] {
             let pcm = tone_with_gaps(seconds, &[]);
-            let windows = plan(&pcm, 1, MAX_WINDOW_SAMPLES);
+            let windows = plan(&pcm, 1, MAX_WINDOW_SAMPLES, &[]);
             assert_covers(&windows, pcm.len());
             assert_eq!(windows.len(), count(pcm.len()), "{seconds} s");
         }
@@ -239,7 +253,7 @@ mod tests {
         assert_eq!(count_for_workers(35 * RATE, 2, max), 2);
         assert_eq!(count_for_workers(35 * RATE, 0, max), 2);
         let pcm = tone_with_gaps(121.0, &[]);
-        let windows = plan(&pcm, count_for_workers(pcm.len(), 2, max), max);
+        let windows = plan(&pcm, count_for_workers(pcm.len(), 2, max), max, &[]);
         assert_covers(&windows, pcm.len());
         assert_eq!(windows.len(), 6);
         for w in &windows {
@@ -254,13 +268,13 @@ mod tests {
         // balanced cut (20 s) but would leave a first window too long for a fitted context.
         let max = 343_040;
         let pcm = tone_with_gaps(40.0, &[22.5]);
-        let windows = plan(&pcm, 2, max);
+        let windows = plan(&pcm, 2, max, &[]);
         assert_covers(&windows, pcm.len());
         assert_eq!(windows.len(), 2);
         assert!(windows.iter().all(|w| w.len() <= max), "{windows:?}");
         // Too few windows asked for: as many as the maximum needs.
         let long = tone_with_gaps(121.0, &[]);
-        let windows = plan(&long, 2, max);
+        let windows = plan(&long, 2, max, &[]);
         assert_eq!(windows.len(), 6);
         assert!(windows.iter().all(|w| w.len() <= max), "{windows:?}");
     }
@@ -276,9 +290,9 @@ mod tests {
 
     #[test]
     fn more_windows_than_frames_is_capped() {
-        assert_eq!(plan(&[0.0; 100], 8, MAX_WINDOW_SAMPLES), vec![0..100]);
+        assert_eq!(plan(&[0.0; 100], 8, MAX_WINDOW_SAMPLES, &[]), vec![0..100]);
         let three_frames = [0.0; 3 * FRAME_SAMPLES];
-        let windows = plan(&three_frames, 8, MAX_WINDOW_SAMPLES);
+        let windows = plan(&three_frames, 8, MAX_WINDOW_SAMPLES, &[]);
         assert_covers(&windows, three_frames.len());
         assert_eq!(windows.len(), 3);
     }
@@ -287,9 +301,28 @@ mod tests {
     fn a_late_pause_cannot_force_an_extra_window() {
         // 59 s needs two windows; a cut before 29 s would leave more than 30 s.
         let pcm = tone_with_gaps(59.0, &[25.5]);
-        let windows = plan(&pcm, 2, MAX_WINDOW_SAMPLES);
+        let windows = plan(&pcm, 2, MAX_WINDOW_SAMPLES, &[]);
         assert_covers(&windows, pcm.len());
         assert_eq!(windows.len(), 2);
+    }
+
+    #[test]
+    fn a_known_pause_in_reach_beats_the_quietest_moment() {
+        // 50 s of tone with a silent gap at 23 s, and a VAD pause at 26.5 s: the VAD's wins.
+        let pcm = tone_with_gaps(50.0, &[23.0]);
+        let vad_pause = 26 * RATE + RATE / 2;
+        let windows = plan(&pcm, 2, MAX_WINDOW_SAMPLES, &[RATE, vad_pause, 45 * RATE]);
+        assert_covers(&windows, pcm.len());
+        assert_eq!(windows[0].end, vad_pause);
+        // Out of reach (more than 4 s from the balanced 25 s): the quietest moment again.
+        let windows = plan(&pcm, 2, MAX_WINDOW_SAMPLES, &[RATE, 30 * RATE]);
+        let cut = windows[0].end as f64 / RATE as f64;
+        assert!((cut - 23.0).abs() < 0.15, "cut at {cut} s");
+        // Never past the longest window allowed.
+        let windows = plan(&pcm, 2, 20 * RATE, &[22 * RATE]);
+        assert_covers(&windows, pcm.len());
+        assert!(windows.iter().all(|w| w.len() <= 30 * RATE));
+        assert!(windows[0].len() <= 20 * RATE);
     }
 
     fn policy(parallel: bool, fitted: bool) -> WindowPolicy {
@@ -343,7 +376,7 @@ mod tests {
         let pcm = tone_with_gaps(121.0, &[]);
         for fitted in [false, true] {
             let plan = policy(true, fitted).plan(pcm.len());
-            let cuts = plan.cuts(&pcm);
+            let cuts = plan.cuts(&pcm, &[]);
             assert_covers(&cuts, pcm.len());
             assert_eq!(cuts.len(), plan.windows(), "fitted {fitted}");
             let longest = if fitted {

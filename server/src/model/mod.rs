@@ -37,6 +37,7 @@ pub use mapping::ggml_tensors;
 pub use quantize::{QuantizeError, Weights};
 pub use requantize::{RequantizeError, requantize};
 pub use silero::{
-    VadImportError, VadImportSummary, import_silero_vad, parse_version as parse_silero_version,
+    VadImportError, VadImportSummary, faster_whisper_onnx, import_silero_vad,
+    parse_version as parse_silero_version,
 };
 pub use vocab::VocabError;

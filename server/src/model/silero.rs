@@ -100,6 +100,20 @@ pub fn import_silero_vad(
     })
 }
 
+/// faster-whisper's bundled Silero model inside the Python environment at `prefix` (a venv):
+/// `lib/python*/site-packages/faster_whisper/assets/silero_vad_v6.onnx`.
+pub fn faster_whisper_onnx(prefix: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(prefix.join("lib"))
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|python| {
+            python
+                .path()
+                .join("site-packages/faster_whisper/assets/silero_vad_v6.onnx")
+        })
+        .find(|onnx| onnx.is_file())
+}
+
 /// Parses "6.2.0" into its three numbers.
 pub fn parse_version(text: &str) -> Option<[usize; 3]> {
     let parts: Vec<usize> = text

@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use std::time::Duration;
 use tokio::time::Instant;
 
+use super::chunking::ChunkingFields;
+use crate::engine::vad::Chunking;
 use crate::error::ApiError;
 use crate::format::ResponseFormat;
 
@@ -19,6 +21,8 @@ pub struct AudioForm {
     pub word_timestamps: bool,
     /// Beams for beam search; 1 decodes greedily (the default, as OpenAI's API does).
     pub beam_size: usize,
+    /// `chunking_strategy`, when the form names one.
+    pub chunking: Option<Chunking>,
 }
 
 /// How the transcript goes back.
@@ -101,6 +105,7 @@ pub async fn read(
     let mut beam_size = 1;
     let mut logprobs = false;
     let mut stream = false;
+    let mut chunking = ChunkingFields::default();
     while let Some(field) = clock
         .within(multipart.next_field())
         .await?
@@ -148,7 +153,8 @@ pub async fn read(
             // `model` names the model; one is loaded, so any name is served by it. Other
             // fields are ignored as OpenAI's API adds them.
             _ => {
-                text(field, &mut clock).await?;
+                let value = text(field, &mut clock).await?;
+                chunking.take(&name, &value);
             }
         }
     }
@@ -156,6 +162,7 @@ pub async fn read(
         ApiError::BadRequest("the form has no 'file' field with the audio".into())
     })?;
     let delivery = delivery(response_format, logprobs, stream)?;
+    let chunking = chunking.resolve()?;
     Ok(AudioForm {
         file,
         language,
@@ -164,6 +171,7 @@ pub async fn read(
         temperature,
         word_timestamps,
         beam_size,
+        chunking,
     })
 }
 

@@ -1,6 +1,7 @@
 //! HTTP routes, and the layers around them that see every request: accounting, error bodies.
 
 pub mod accounting;
+pub mod chunking;
 pub mod error_bodies;
 pub mod form;
 pub mod health;

@@ -21,6 +21,7 @@ use crate::audio::{self, Upload};
 use crate::engine::Engine;
 use crate::engine::params::{self, TranscribeOptions};
 use crate::engine::progress::ProgressSink;
+use crate::engine::vad::{Chunking, VadSettings};
 use crate::error::ApiError;
 use crate::format::{self, Task};
 use crate::metrics::Endpoint;
@@ -147,7 +148,21 @@ fn options(engine: &Engine, form: &AudioForm, task: Task) -> Result<TranscribeOp
         translate: task == Task::Translate,
         word_timestamps: form.word_timestamps,
         beam_size: form.beam_size,
+        vad: vad_settings(engine, form.chunking)?,
     })
+}
+
+/// The VAD settings a request decodes with: its `chunking_strategy`, else the server's default.
+fn vad_settings(engine: &Engine, asked: Option<Chunking>) -> Result<Option<VadSettings>, ApiError> {
+    match asked.unwrap_or_else(|| engine.default_chunking()) {
+        Chunking::Whole => Ok(None),
+        Chunking::Speech(_) if !engine.has_vad() => Err(ApiError::BadRequest(
+            "chunking_strategy needs voice activity detection, and this server has no VAD \
+             model: leave chunking_strategy out, or start the server with --vad-model"
+                .into(),
+        )),
+        Chunking::Speech(settings) => Ok(Some(settings)),
+    }
 }
 
 /// Validates an ISO-639-1 code against whisper's list and the model's abilities.

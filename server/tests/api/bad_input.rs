@@ -33,9 +33,11 @@ enum Case {
     UnknownInclude,
     StreamWithSrt,
     StreamNotABoolean,
+    UnknownChunkingStrategy,
+    ChunkingThresholdOutOfRange,
 }
 
-const ALL: [Case; 22] = [
+const ALL: [Case; 24] = [
     Case::EmptyBody,
     Case::MissingFile,
     Case::EmptyFile,
@@ -58,6 +60,8 @@ const ALL: [Case; 22] = [
     Case::UnknownInclude,
     Case::StreamWithSrt,
     Case::StreamNotABoolean,
+    Case::UnknownChunkingStrategy,
+    Case::ChunkingThresholdOutOfRange,
 ];
 
 /// Deterministic noise that no container sniffer recognises.
@@ -124,7 +128,9 @@ impl Case {
             | Case::LogprobsWithSrt
             | Case::UnknownInclude
             | Case::StreamWithSrt
-            | Case::StreamNotABoolean => (400, "bad_request"),
+            | Case::StreamNotABoolean
+            | Case::UnknownChunkingStrategy
+            | Case::ChunkingThresholdOutOfRange => (400, "bad_request"),
             Case::EmptyFile
             | Case::TruncatedAudio
             | Case::WavHeaderLyingAboutSize
@@ -185,7 +191,11 @@ impl Case {
             | Case::LogprobsWithSrt
             | Case::UnknownInclude
             | Case::StreamWithSrt
-            | Case::StreamNotABoolean => audio(fixtures::bytes("speech.wav"), "speech.wav"),
+            | Case::StreamNotABoolean
+            | Case::UnknownChunkingStrategy
+            | Case::ChunkingThresholdOutOfRange => {
+                audio(fixtures::bytes("speech.wav"), "speech.wav")
+            }
             Case::TruncatedAudio => audio(truncated_flac(), "cut.flac"),
             Case::RandomBytes => audio(random_bytes(64 * 1024), "noise.wav"),
             Case::WavHeaderLyingAboutSize => audio(lying_wav(), "lying.wav"),
@@ -206,6 +216,11 @@ impl Case {
             Case::UnknownInclude => &[("include[]", "everything")],
             Case::StreamWithSrt => &[("response_format", "srt"), ("stream", "true")],
             Case::StreamNotABoolean => &[("stream", "sometimes")],
+            Case::UnknownChunkingStrategy => &[("chunking_strategy", "by-sentence")],
+            Case::ChunkingThresholdOutOfRange => &[
+                ("chunking_strategy[type]", "server_vad"),
+                ("chunking_strategy[threshold]", "1.5"),
+            ],
             _ => &[],
         };
         server.post_audio(TRANSCRIPTIONS, file, &name, fields).await
@@ -223,6 +238,8 @@ impl Case {
             Case::UnknownInclude => Some("everything"),
             Case::StreamWithSrt => Some("json or text"),
             Case::StreamNotABoolean => Some("sometimes"),
+            Case::UnknownChunkingStrategy => Some("by-sentence"),
+            Case::ChunkingThresholdOutOfRange => Some("threshold must be from 0 to 1, not 1.5"),
             _ => None,
         }
     }
@@ -366,6 +383,16 @@ async fn streaming_a_format_with_times_is_400() {
 #[tokio::test]
 async fn a_stream_value_that_is_not_true_or_false_is_400_naming_it() {
     assert_rejected(Case::StreamNotABoolean).await;
+}
+
+#[tokio::test]
+async fn an_unknown_chunking_strategy_is_400_naming_it() {
+    assert_rejected(Case::UnknownChunkingStrategy).await;
+}
+
+#[tokio::test]
+async fn a_vad_threshold_out_of_range_is_400_naming_it() {
+    assert_rejected(Case::ChunkingThresholdOutOfRange).await;
 }
 
 #[tokio::test]

@@ -31,6 +31,35 @@ pub fn model() -> PathBuf {
         })
 }
 
+/// A second sentence, for recordings that need two different ones.
+pub const SECOND_SENTENCE: &str = "The juice of lemons makes fine punch.";
+
+/// Silero VAD in whisper.cpp's format, converted once by the project's importer from the model
+/// faster-whisper bundles (`WHISPER_TEST_SILERO_ONNX`, or the venv of scripts/install-deps.sh).
+pub fn vad_model() -> PathBuf {
+    let _lock = GENERATING.lock().unwrap_or_else(|p| p.into_inner());
+    let out = dir().join("ggml-silero-v6.0.0.bin");
+    if out.is_file() {
+        return out;
+    }
+    let venv = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".cache/whisper-operator/venv-py1");
+    let onnx = std::env::var_os("WHISPER_TEST_SILERO_ONNX")
+        .map(PathBuf::from)
+        .or_else(|| whisper_server::model::faster_whisper_onnx(&venv))
+        .unwrap_or_else(|| {
+            panic!(
+                "no faster-whisper silero_vad_v6.onnx in {}: run scripts/install-deps.sh",
+                venv.display()
+            )
+        });
+    whisper_server::model::import_silero_vad(&onnx, &out, None)
+        .unwrap_or_else(|e| panic!("cannot import the VAD model: {e}"));
+    out
+}
+
 fn dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("whisper-server-fixtures");
     std::fs::create_dir_all(&dir)
@@ -79,6 +108,34 @@ fn generate(name: &str) -> PathBuf {
     match name {
         "raw.wav" => run("flite", &["-voice", "rms", "-t", SENTENCE, "-o", t]),
         "speech.wav" => to_whisper_wav(&[&source("raw.wav")], t, &[]),
+        "raw_second.wav" => run("flite", &["-voice", "rms", "-t", SECOND_SENTENCE, "-o", t]),
+        "second.wav" => to_whisper_wav(&[&source("raw_second.wav")], t, &[]),
+        "pause_silence.wav" => to_whisper_wav(&["-n"], t, &["trim", "0", "6"]),
+        "pause_noise.wav" => to_whisper_wav(
+            &["-R", "-n"],
+            t,
+            &["synth", "6", "pinknoise", "vol", "0.05"],
+        ),
+        // Both sentences with long pauses: 6 s of silence before the first, then 6 s of quiet
+        // noise and 6 s of silence before the second (PAUSED_SPEECH has where each is said).
+        "paused.wav" => {
+            let (silence, noise) = (source("pause_silence.wav"), source("pause_noise.wav"));
+            let (first, second) = (source("speech.wav"), source("second.wav"));
+            run("sox", &[&silence, &first, &noise, &silence, &second, t]);
+        }
+        // Over a minute: the sentence eight times, each after 6 s of silence or noise, so the
+        // speech alone still needs windows.
+        "paused_long.wav" => {
+            let (silence, noise) = (source("pause_silence.wav"), source("pause_noise.wav"));
+            let first = source("speech.wav");
+            let mut args: Vec<&str> = Vec::new();
+            for i in 0..8 {
+                args.push(if i % 2 == 0 { &silence } else { &noise });
+                args.push(&first);
+            }
+            args.push(t);
+            run("sox", &args);
+        }
         "speech.flac" => run("sox", &[&source("speech.wav"), "-t", "flac", t]),
         "speech_8k_stereo.wav" => run("sox", &[&source("speech.wav"), "-r", "8000", "-c", "2", t]),
         "speech_float.wav" => run(

@@ -12,3 +12,4 @@ mod server;
 mod streaming;
 mod timeout;
 mod transcription;
+mod vad;

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 use whisper_rs::{WhisperVadContext, WhisperVadContextParams, WhisperVadParams};
-use whisper_server::model::import_silero_vad;
+use whisper_server::model::{faster_whisper_onnx, import_silero_vad};
 
 use crate::tiny_en::home;
 use crate::transcribe::{flite_raw, raw_samples};
@@ -32,21 +32,11 @@ fn silero_onnx() -> PathBuf {
     if let Some(path) = std::env::var_os("WHISPER_TEST_SILERO_ONNX") {
         return PathBuf::from(path);
     }
-    let lib = venv().join("lib");
-    let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
-        entries
-            .filter_map(Result::ok)
-            .map(|e| {
-                e.path()
-                    .join("site-packages/faster_whisper/assets/silero_vad_v6.onnx")
-            })
-            .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| {
+    faster_whisper_onnx(&venv()).unwrap_or_else(|| {
         panic!(
-            "faster-whisper's silero_vad_v6.onnx is not under {}: run scripts/install-deps.sh \
+            "faster-whisper's silero_vad_v6.onnx is not in {}: run scripts/install-deps.sh \
              (or set WHISPER_TEST_SILERO_ONNX)",
-            lib.display()
+            venv().display()
         )
     })
 }
