@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use tempfile::NamedTempFile;
@@ -29,9 +30,13 @@ impl AtomicFile {
         &mut self.temp
     }
 
-    /// Syncs the data, renames it to `dest` and syncs the directory entry.
+    /// Syncs the data, renames it to `dest` and syncs the directory entry. The file is
+    /// readable by all, as a downloaded model is: the temporary file was private to its
+    /// writer, and a server running as another user (a container's) must read it.
     pub fn commit(self, dest: &Path) -> io::Result<()> {
         let temp = self.temp.into_inner().map_err(|e| e.into_error())?;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
         temp.as_file().sync_all()?;
         temp.persist(dest).map_err(|e| e.error)?;
         File::open(parent_dir(dest))?.sync_all()
@@ -69,6 +74,12 @@ mod tests {
         file.commit(&dest).expect("commit");
         assert_eq!(std::fs::read(&dest).expect("read"), b"new");
         assert_eq!(entries(dir.path()), vec!["model.bin"]);
+        let mode = std::fs::metadata(&dest).expect("stat").permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o644,
+            "readable by a server running as another user"
+        );
     }
 
     #[test]
