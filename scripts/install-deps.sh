@@ -31,4 +31,9 @@ if [ ! -f "$stamp" ]; then
   "$VENV/bin/pip" install -q "${PY_PKGS[@]}"
   touch "$stamp"
 fi
+# faster-whisper's wheel as the index serves it: the VAD importer's test reads Silero from it.
+FW_WHEEL="$CACHE/downloads/faster_whisper-1.2.1-py3-none-any.whl"
+if [ ! -f "$FW_WHEEL" ]; then
+  "$VENV/bin/pip" download -q --no-deps --only-binary=:all: faster-whisper==1.2.1 -d "$CACHE/downloads"
+fi
 echo "install-deps: ok (venv $VENV)"

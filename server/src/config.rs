@@ -37,9 +37,9 @@ pub enum Command {
     },
     /// Convert Silero VAD's ONNX model into whisper.cpp's VAD model file: the one faster-whisper
     /// bundles (faster_whisper/assets/silero_vad_v6.onnx) or silero-vad's
-    /// silero_vad_16k_op15.onnx.
+    /// silero_vad_16k_op15.onnx, alone or inside its wheel.
     ImportSileroVad {
-        /// The ONNX file.
+        /// The ONNX file, or the wheel (faster-whisper's or silero-vad's) that holds it.
         #[arg(long, env = "WHISPER_VAD_IMPORT_INPUT")]
         input: PathBuf,
         /// VAD model file to write.

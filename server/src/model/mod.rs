@@ -4,8 +4,8 @@
 //! variables into whisper.cpp's tensors, `vocab` decodes the tokenizer, `mel` computes the filter
 //! bank, `quantize` turns matrices into q8_0, `ggml` writes the file, `import` ties them together;
 //! `ggml_read` splits an existing file and `requantize` re-encodes it at load; `fetch` downloads
-//! and verifies. `silero` converts Silero VAD's ONNX export (read by `onnx`) into whisper.cpp's
-//! VAD file.
+//! and verifies. `silero` converts Silero VAD's ONNX export (read by `onnx`, taken out of its wheel
+//! by `wheel`) into whisper.cpp's VAD file.
 
 mod atomic;
 mod convert;
@@ -22,6 +22,7 @@ mod quantize;
 mod requantize;
 mod silero;
 mod vocab;
+mod wheel;
 
 pub use ct2::{Ct2Error, DType};
 // The readers over bytes, public for the fuzz targets (server/fuzz/, docs/fuzzing.md).

@@ -14,6 +14,7 @@ use super::atomic::AtomicFile;
 use super::ggml;
 use super::mapping::{Element, Tensor};
 use super::onnx::{self, FloatTensor, Graph, OnnxError};
+use super::wheel;
 
 /// Hidden size of Silero's LSTM: each of its four gates is this many rows.
 const HIDDEN: usize = 128;
@@ -62,7 +63,8 @@ pub struct VadImportSummary {
     pub bytes: u64,
 }
 
-/// Converts `input` (ONNX) into whisper.cpp's VAD file at `output`, written atomically.
+/// Converts `input` (ONNX, or a wheel holding it: `wheel`) into whisper.cpp's VAD file at
+/// `output`, written atomically.
 /// `version` is Silero's, as the file records it; known inputs need none.
 pub fn import_silero_vad(
     input: &Path,
@@ -70,10 +72,16 @@ pub fn import_silero_vad(
     version: Option<[usize; 3]>,
 ) -> Result<VadImportSummary, VadImportError> {
     let path = || input.to_path_buf();
-    let bytes = std::fs::read(input).map_err(|source| VadImportError::Read {
+    let mut bytes = std::fs::read(input).map_err(|source| VadImportError::Read {
         path: path(),
         source,
     })?;
+    if wheel::is_zip(&bytes) {
+        bytes = wheel::silero_onnx(&bytes).map_err(|message| VadImportError::NotSilero {
+            path: path(),
+            message,
+        })?;
+    }
     let version = version
         .or_else(|| known_version(&bytes))
         .ok_or_else(|| VadImportError::UnknownVersion { path: path() })?;

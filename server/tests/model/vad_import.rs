@@ -122,6 +122,41 @@ fn faster_whispers_silero_converts_to_the_file_whisper_cpps_converter_writes() {
     );
 }
 
+/// faster-whisper's wheel as the package index serves it, which scripts/install-deps.sh keeps.
+fn faster_whisper_wheel() -> PathBuf {
+    let wheel =
+        home().join(".cache/whisper-operator/downloads/faster_whisper-1.2.1-py3-none-any.whl");
+    assert!(
+        wheel.is_file(),
+        "{} is missing: run scripts/install-deps.sh",
+        wheel.display()
+    );
+    wheel
+}
+
+#[test]
+fn the_wheel_itself_converts_to_the_same_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = dir.path().join("silero-v6.0.0.bin");
+    let summary = import_silero_vad(&faster_whisper_wheel(), &output, None).expect("import");
+    assert_eq!(summary.version, [6, 0, 0]);
+    let bytes = std::fs::read(&output).expect("read output");
+    assert_eq!(
+        format!("{:x}", Sha256::digest(&bytes)),
+        FASTER_WHISPER_V6_GGML_SHA256
+    );
+    // A zip without Silero's model is refused by name.
+    let other = dir.path().join("other.whl");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&other).expect("create"));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("other/model.onnx", stored).expect("member");
+    std::io::Write::write_all(&mut zip, b"not silero").expect("write");
+    zip.finish().expect("finish");
+    let error = import_silero_vad(&other, &dir.path().join("x.bin"), None).unwrap_err();
+    assert!(error.to_string().contains("silero_vad_v6.onnx"), "{error}");
+}
+
 #[test]
 fn the_converted_vad_finds_speech_where_faster_whispers_does_and_none_in_silence() {
     let dir = tempfile::tempdir().expect("temp dir");
