@@ -126,6 +126,12 @@ text="$(jq -r '.text // empty' "$WORK/transcript.json" 2>/dev/null || true)"
 [[ "$status" == 200 ]] || fail "transcription answered $status: $(cat "$WORK/transcript.json")"
 grep -qi "quick brown fox" <<<"$text" || fail "unexpected transcript: $text"
 log "transcript: $text"
+# The image carries the VAD model, so a request may ask for the speech alone.
+status="$(curl -sS -o "$WORK/speech-only.json" -w '%{http_code}' "$API/v1/audio/transcriptions" \
+  -F "file=@$WORK/speech.wav;type=audio/wav" -F model=whisper-1 -F chunking_strategy=auto)"
+[[ "$status" == 200 ]] || fail "chunking_strategy=auto answered $status: $(cat "$WORK/speech-only.json")"
+grep -qi "quick brown fox" <<<"$(jq -r '.text // empty' "$WORK/speech-only.json")" ||
+  fail "unexpected speech-only transcript: $(cat "$WORK/speech-only.json")"
 
 # ---- Prometheus: the target, its 5 s cadence, the request counter, the rules ---------------
 # The active target of a job, as /api/v1/targets reports it: target JOB

@@ -56,7 +56,7 @@ lint() {
   cargo fmt --all -- --check &&
     cargo clippy --workspace --all-targets -- -D warnings &&
     shellcheck -x scripts/*.sh scripts/*/*.sh e2e/cluster.sh e2e/cluster/*.sh e2e/kind/*.sh e2e/kind/*/*.sh \
-      e2e/kind/node/files/*.sh monitoring/*.sh .ci/run
+      e2e/kind/node/files/*.sh monitoring/*.sh server/docker/*.sh .ci/run
 }
 control_plane_smoke() { e2e/cluster/smoke-test.sh; }
 cargo_tests() { cargo test --workspace --no-fail-fast; }

@@ -94,15 +94,27 @@ impl PortForward {
         file: &Path,
         response_format: &str,
     ) -> Result<serde_json::Value> {
+        self.transcription_with(file, &[("response_format", response_format)])
+            .await
+    }
+
+    /// POST /v1/audio/transcriptions with `file` and these form fields (a JSON
+    /// `response_format`); returns the JSON answer.
+    pub async fn transcription_with(
+        &self,
+        file: &Path,
+        fields: &[(&str, &str)],
+    ) -> Result<serde_json::Value> {
         let bytes = std::fs::read(file).map_err(|source| E2eError::Io {
             what: format!("reading {}", file.display()),
             source,
         })?;
         let part = reqwest::multipart::Part::bytes(bytes).file_name("speech.wav");
-        let form = reqwest::multipart::Form::new()
-            .text("model", "whisper-1")
-            .text("response_format", response_format.to_string())
-            .part("file", part);
+        let mut form = reqwest::multipart::Form::new().text("model", "whisper-1");
+        for (name, value) in fields {
+            form = form.text(name.to_string(), value.to_string());
+        }
+        let form = form.part("file", part);
         let response = reqwest::Client::new()
             .post(format!("{}/v1/audio/transcriptions", self.base_url))
             .multipart(form)

@@ -265,8 +265,26 @@ async fn transcribe_from_outside(
             .is_some_and(|s| !s.is_empty()),
         "verbose_json has no segments: {verbose}"
     );
+    // The image carries the VAD model: only the speech is decoded when a request asks.
+    let speech_only = forward
+        .transcription_with(
+            wav,
+            &[
+                ("response_format", "verbose_json"),
+                ("chunking_strategy", "auto"),
+            ],
+        )
+        .await?;
+    assert_eq!(
+        speech_only["text"], TRANSCRIPT,
+        "chunking_strategy=auto: {speech_only}"
+    );
     let metrics = forward.metrics().await?;
-    assert!(metric_sum(&metrics, "whisper_transcription_requests_total") >= 2.0);
+    assert!(metric_sum(&metrics, "whisper_transcription_requests_total") >= 3.0);
+    assert!(
+        metric_sum(&metrics, "whisper_vad_duration_seconds_count") >= 1.0,
+        "the chunking_strategy request ran the VAD"
+    );
     assert_eq!(metric_sum(&metrics, "whisper_model_loaded"), 1.0);
     Ok(())
 }
