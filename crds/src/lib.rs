@@ -16,7 +16,7 @@ pub use cache::{EmptyDirCache, ModelCacheSpec, PvcCache};
 pub use gpu::GpuSpec;
 pub use monitoring::{AlertsSpec, DashboardSpec, MonitoringSpec, ServiceMonitorSpec};
 pub use pod::PodOverrides;
-pub use server::{ApiKeySecret, ServerSpec};
+pub use server::{ApiKeySecret, Chunking, ServerSpec};
 pub use service::{ServicePortSpec, ServiceType};
 pub use spec::{WhisperService, WhisperServiceSpec};
 pub use status::{ConditionType, WhisperServiceStatus};

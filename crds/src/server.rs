@@ -1,6 +1,7 @@
 //! whisper-server settings, passed as its command-line flags.
 
 use kube::KubeSchema;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// whisper-server settings.
@@ -37,6 +38,33 @@ pub struct ServerSpec {
     /// Secret holding the API key clients must send as a bearer token. Absent means no auth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_secret: Option<ApiKeySecret>,
+
+    /// What a request that names no chunking_strategy decodes: none, the whole recording (as
+    /// OpenAI's API does), or auto, only the speech the server's voice activity detector finds
+    /// (faster on recordings with long pauses). A request may still ask for either.
+    #[serde(default)]
+    pub chunking: Chunking,
+}
+
+/// The server's default chunking (`--default-chunking`).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Chunking {
+    /// The whole recording.
+    #[default]
+    None,
+    /// Only the speech voice activity detection finds.
+    Auto,
+}
+
+impl Chunking {
+    /// The value of the server's `--default-chunking`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Chunking::None => "none",
+            Chunking::Auto => "auto",
+        }
+    }
 }
 
 /// A key in a Secret of the WhisperService's namespace.
@@ -61,6 +89,7 @@ impl Default for ServerSpec {
             max_upload_bytes: default_max_upload_bytes(),
             max_audio_seconds: default_max_audio_seconds(),
             api_key_secret: None,
+            chunking: Chunking::default(),
         }
     }
 }

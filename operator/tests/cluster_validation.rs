@@ -47,6 +47,7 @@ async fn api_server_refuses_invalid_specs_with_the_cel_messages() {
             (json!({"model": "tiny.en", "resources": {"requests": {"cpu": "1"}}}), "spec.resources.requests.cpu is derived from spec.server.threads"),
             (json!({"model": "tiny.en", "replicas": -1}), "spec.replicas"),
             (json!({"model": "tiny.en", "service": {"type": "ExternalName"}}), "spec.service.type"),
+            (json!({"model": "tiny.en", "server": {"chunking": "sometimes"}}), "spec.server.chunking"),
             (json!({"model": "tiny.en", "monitoring": {"serviceMonitor": {"interval": "often"}}}), "spec.monitoring.serviceMonitor.interval"),
         ];
         for (spec, expected) in cases {

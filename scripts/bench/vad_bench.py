@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from clips import make_clips  # noqa: E402
 from engines import FasterWhisper, Server  # noqa: E402
 from measure import ratio, shuffled_rounds  # noqa: E402
 from paused_clip import make_paused_clip  # noqa: E402
@@ -73,6 +74,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--conditions", default=",".join(CONDITIONS))
+    p.add_argument("--with-long", action="store_true",
+                   help="also the benchmark's 121 s recording of continuous speech (clips.py), "
+                        "to see what VAD costs where there is little to skip")
     p.add_argument("--json", type=Path, help="write every time and transcript here")
     return p.parse_args()
 
@@ -126,16 +130,19 @@ def main() -> None:
     unknown = set(wanted) - set(CONDITIONS)
     if unknown:
         raise SystemExit(f"unknown conditions {sorted(unknown)}; known: {', '.join(CONDITIONS)}")
-    clip = make_paused_clip(a.clips_dir, a.manifest, a.noise_dir)
+    clips = [make_paused_clip(a.clips_dir, a.manifest, a.noise_dir)]
+    if a.with_long:
+        clips += [c for c in make_clips(a.clips_dir, a.manifest) if c.name == "long"]
     with contextlib.ExitStack() as stack:
         engines = start(a, wanted, stack)
-        results = shuffled_rounds(engines, [clip], a.runs)
+        results = shuffled_rounds(engines, clips, a.runs)
     names = [e.name for e in engines]
-    print(f"{clip.path.name}: {clip.seconds:.1f} s, {a.threads} threads, {a.runs} runs "
-          f"(medians; WER of the first run's text)\n")
-    print("| condition | median s | range s | x server | x real time | WER | errors / words |")
-    print("|---|---|---|---|---|---|---|")
-    print("\n".join(rows(results, clip, names)))
+    for clip in clips:
+        print(f"\n{clip.path.name}: {clip.seconds:.1f} s, {a.threads} threads, {a.runs} runs "
+              f"(medians; WER of the first run's text)\n")
+        print("| condition | median s | range s | x server | x real time | WER | errors / words |")
+        print("|---|---|---|---|---|---|---|")
+        print("\n".join(rows(results, clip, names)))
     if a.json:
         a.json.write_text(json.dumps({f"{e}": vars(t) for (e, _), t in results.items()},
                                      indent=1))

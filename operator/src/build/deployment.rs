@@ -17,7 +17,7 @@ use k8s_openapi::{
         util::intstr::IntOrString,
     },
 };
-use whisper_crds::{GpuSpec, WhisperServiceSpec};
+use whisper_crds::{Chunking, GpuSpec, WhisperServiceSpec};
 
 use super::Owner;
 use crate::{labels, validate::Resolved};
@@ -213,6 +213,9 @@ fn server_args(spec: &WhisperServiceSpec, resolved: &Resolved) -> Vec<String> {
     ];
     if s.api_key_secret.is_some() {
         args.extend(["--api-key-file".into(), API_KEY_FILE.into()]);
+    }
+    if s.chunking != Chunking::None {
+        args.extend(["--default-chunking".into(), s.chunking.as_str().into()]);
     }
     args
 }

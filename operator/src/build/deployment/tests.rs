@@ -141,6 +141,19 @@ fn server_args_carry_every_server_setting() {
 }
 
 #[test]
+fn chunking_auto_becomes_the_servers_default_chunking() {
+    let args = |yaml: &str| server(&build(yaml)).args.expect("args").join(" ");
+    assert!(
+        args("model: tiny.en\nserver: {chunking: auto}").ends_with("--default-chunking auto"),
+        "{}",
+        args("model: tiny.en\nserver: {chunking: auto}")
+    );
+    for none in ["model: tiny.en", "model: tiny.en\nserver: {chunking: none}"] {
+        assert!(!args(none).contains("--default-chunking"), "{}", args(none));
+    }
+}
+
+#[test]
 fn api_key_secret_is_mounted_and_passed_as_a_file() {
     let dep = build("model: tiny.en\nserver: {apiKeySecret: {name: keys}}");
     let c = server(&dep);
