@@ -144,7 +144,7 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|")
         print("\n".join(rows(results, clip, names)))
     if a.json:
-        a.json.write_text(json.dumps({f"{e}": vars(t) for (e, _), t in results.items()},
+        a.json.write_text(json.dumps({f"{e}/{c}": vars(t) for (e, c), t in results.items()},
                                      indent=1))
 
 
