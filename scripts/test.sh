@@ -36,6 +36,14 @@ if [ -z "${CARGO_TARGET_DIR:-}" ]; then
   export CARGO_TARGET_DIR="$CACHE/target-ci-$rustc_key"
 fi
 echo "cargo target dir: $CARGO_TARGET_DIR"
+# Incremental caches belong to one source path, and every CI clone has a new one: they were never
+# reused and filled 17 GB in a day. Cargo never removes outputs it stopped using either (each
+# clone's own crates, older dependency versions); those not read for over three days go (the
+# file system's relatime still updates a read file's access time daily).
+export CARGO_INCREMENTAL=0
+if [ -d "$CARGO_TARGET_DIR" ]; then
+  find "$CARGO_TARGET_DIR" -type f -atime +3 -delete 2>/dev/null || true
+fi
 
 # Setup is not a stage: without it nothing else means anything.
 scripts/install-deps.sh || exit 1
