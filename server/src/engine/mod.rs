@@ -49,7 +49,7 @@ use std::time::Instant;
 
 use whisper_rs::{WhisperContext, WhisperState};
 
-use crate::audio::{AudioError, WHISPER_SAMPLE_RATE, whisper_seconds};
+use crate::audio::{AudioError, whisper_seconds};
 pub use config::{EngineConfig, TimeLimit};
 pub use error::{EngineError, InferError};
 use inference::ModelInfo;
@@ -232,8 +232,7 @@ impl Engine {
         self.metrics
             .vad_duration
             .observe(started.elapsed().as_secs_f64());
-        let padding = settings.padding_ms as usize * WHISPER_SAMPLE_RATE as usize / 1000;
-        let map = SpeechMap::new(&speech, recording.len(), padding);
+        let map = SpeechMap::new(&speech, recording.len(), settings.padding_samples());
         self.metrics
             .vad_skipped_audio
             .inc_by(whisper_seconds(recording.len() - map.speech_samples()));

@@ -39,6 +39,11 @@ impl VadSettings {
         min_silence_ms: 200,
     };
 
+    /// The padding in samples: the part of each stretch of speech the VAD found that is pause.
+    pub fn padding_samples(&self) -> usize {
+        self.padding_ms as usize * WHISPER_SAMPLE_RATE as usize / 1000
+    }
+
     fn whisper_params(&self) -> WhisperVadParams {
         let mut params = WhisperVadParams::new();
         params.set_threshold(self.threshold);
