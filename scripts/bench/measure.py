@@ -1,6 +1,7 @@
 """Measurements: medians in shuffled order, a CPU hog beside them, concurrent clients, corpus WER."""
 
 import contextlib
+import os
 import random
 import statistics
 import subprocess
@@ -31,7 +32,8 @@ def ratio(a: float, b: float | None) -> str:
 # Between two engines' runs: the previous engine's threads (CTranslate2's OpenMP workers spin
 # for a while after their work) must not be the next one's neighbour, and the server's CPU load
 # sampler must not count them as another process's load.
-SETTLE_SECONDS = 0.5
+# BENCH_SETTLE_SECONDS=0 runs them back to back (a neighbour that has just exited).
+SETTLE_SECONDS = float(os.environ.get("BENCH_SETTLE_SECONDS", "0.5"))
 # Seed of the engine order in `shuffled_rounds`.
 ORDER_SEED = 6
 
