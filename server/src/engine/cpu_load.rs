@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use prometheus::Gauge;
 
+use super::runnable;
+
 /// How often the sampler reads /proc (a few microseconds each time).
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
@@ -45,6 +47,16 @@ pub fn foreign_cores(earlier: &Sample, later: &Sample) -> f64 {
     let own = later.own.saturating_sub(earlier.own);
     let foreign = busy.saturating_sub(own) as f64 / total as f64;
     (foreign * later.host_cpus as f64).clamp(0.0, later.host_cpus as f64)
+}
+
+/// The busy-time window's estimate, unless fewer of the other processes' threads are runnable
+/// now: a neighbour that has exited or gone to sleep has given its core back, while a
+/// CPU-bound one is runnable at every instant.
+pub fn present_foreign_cores(window: f64, runnable_now: Option<usize>) -> f64 {
+    match runnable_now {
+        Some(now) => window.min(now as f64),
+        None => window,
+    }
 }
 
 /// The latest estimate, shared with the sampler thread.
@@ -79,9 +91,11 @@ impl CpuLoad {
         Some(Self { shared })
     }
 
-    /// Cores other processes kept busy over the last 300 ms.
+    /// Cores other processes use as a request starts: their busy time over the last 300 ms,
+    /// capped by how many of their threads are runnable at this instant.
     pub fn foreign_cores(&self) -> f64 {
-        f64::from(self.shared.foreign_millicores.load(Ordering::Relaxed)) / 1000.0
+        let window = f64::from(self.shared.foreign_millicores.load(Ordering::Relaxed)) / 1000.0;
+        present_foreign_cores(window, runnable::foreign_runnable_now())
     }
 
     /// Online CPUs of the host.
@@ -165,6 +179,22 @@ mod tests {
     fn the_servers_own_work_is_not_foreign() {
         assert_eq!(foreign_cores(&sample(0, 0, 0), &sample(200, 200, 200)), 0.0);
         assert_eq!(foreign_cores(&sample(0, 0, 0), &sample(200, 200, 100)), 1.0);
+    }
+
+    #[test]
+    fn a_neighbour_that_has_exited_no_longer_counts() {
+        assert_eq!(present_foreign_cores(1.0, Some(0)), 0.0);
+    }
+
+    #[test]
+    fn a_neighbour_still_running_counts_as_the_window_saw_it() {
+        assert_eq!(present_foreign_cores(0.9, Some(1)), 0.9);
+        assert_eq!(present_foreign_cores(0.9, Some(3)), 0.9);
+    }
+
+    #[test]
+    fn without_a_runnable_count_the_window_decides() {
+        assert_eq!(present_foreign_cores(1.2, None), 1.2);
     }
 
     #[test]

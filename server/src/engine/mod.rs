@@ -35,6 +35,7 @@ pub mod parallel_windows;
 pub mod params;
 pub mod pool;
 pub mod progress;
+pub mod runnable;
 pub mod schedule;
 pub mod speech_map;
 pub mod threads;
