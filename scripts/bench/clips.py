@@ -2,6 +2,8 @@
 
 short:  flite "Hello world. The quick brown fox ..." (the server tests' sentence), about 4.5 s
 medium: five Harvard sentences read by flite, about 10.8 s
+three-sentences, eight-sentences: other Harvard sentences read by flite, about 7 s and 18 s
+        (clip lengths the figures were not tuned on)
 long:   real recorded speech (LibriVox reader, then telephone prompts) from the accuracy corpus,
         concatenated in manifest order until it passes 2 minutes
 """
@@ -15,6 +17,13 @@ SHORT_TEXT = "Hello world. The quick brown fox jumps over the lazy dog."
 MEDIUM_TEXT = ("The birch canoe slid on the smooth planks. Glue the sheet to the dark blue "
                "background. It is easy to tell the depth of a well. These days a chicken leg "
                "is a rare dish. Help the woman.")
+THREE_SENTENCES = ("The boy was there when the sun rose. A rod is used to catch pink salmon. "
+                   "The source of the huge river is the clear spring.")
+EIGHT_SENTENCES = ("The small pup gnawed a hole in the sock. The fish twisted and turned on the "
+                   "bent hook. Press the pants and sew a button on the vest. The swan dive was "
+                   "far short of perfect. The beauty of the view stunned the young boy. Two blue "
+                   "fish swam in the tank. Her purse was full of useless trash. The colt reared "
+                   "and threw the tall rider.")
 LONG_SECONDS = 120.0
 
 
@@ -74,8 +83,10 @@ def make_clips(cache: Path, manifest: Path) -> list[Clip]:
     _flite(SHORT_TEXT, short)
     _flite(MEDIUM_TEXT, medium)
     long_reference = _long(manifest, long)
-    return [
-        Clip("short", short, _duration(short), SHORT_TEXT),
-        Clip("medium", medium, _duration(medium), MEDIUM_TEXT),
-        Clip("long", long, _duration(long), long_reference),
-    ]
+    flite_clips = [("short", short, SHORT_TEXT), ("medium", medium, MEDIUM_TEXT)]
+    for name, text in (("three-sentences", THREE_SENTENCES), ("eight-sentences", EIGHT_SENTENCES)):
+        path = cache / f"{name}.wav"
+        _flite(text, path)
+        flite_clips.append((name, path, text))
+    return [Clip(name, path, _duration(path), text) for name, path, text in flite_clips] + [
+        Clip("long", long, _duration(long), long_reference)]

@@ -42,6 +42,10 @@ struct Args {
     /// sequential windowing.
     #[arg(long, default_value_t = 1)]
     parallel_states: usize,
+    /// Decode in this language (ISO-639-1), as a request's `language` field does; without it,
+    /// the server's default (English on an English-only model, detection on a multilingual one).
+    #[arg(long)]
+    language: Option<String>,
 }
 
 /// Encoder frames for a clip of `samples` plus `margin`, capped at the full context. Unlike the
@@ -60,13 +64,13 @@ fn load_pcm(path: &Path) -> anyhow::Result<Vec<f32>> {
 /// What `transcribe` needs to know of the loaded model.
 struct Model {
     eot: i32,
-    multilingual: bool,
+    language: Option<&'static str>,
 }
 
 /// What the server does for a request that names no options.
 fn default_options(model: &Model) -> params::TranscribeOptions {
     params::TranscribeOptions {
-        language: params::default_language(model.multilingual),
+        language: model.language,
         ..Default::default()
     }
 }
@@ -117,7 +121,7 @@ fn transcribe(
 ) -> anyhow::Result<(f64, usize, String)> {
     let options = default_options(model);
     let abort = AtomicBool::new(false);
-    let mut full = params::full_params(&options, args.threads, &abort);
+    let mut full = params::full_params(&options, args.threads, &abort, true);
     let audio_ctx = args
         .audio_ctx_margin
         .map_or(FULL_AUDIO_CTX, |m| fitted_audio_ctx(pcm.len(), m));
@@ -149,9 +153,17 @@ fn main() -> anyhow::Result<()> {
     let mut states = (0..args.parallel_states.max(1))
         .map(|_| context.create_state())
         .collect::<Result<Vec<_>, _>>()?;
+    let language = match args.language.as_deref() {
+        Some(code) => Some(
+            whisper_rs::get_lang_id(code)
+                .and_then(whisper_rs::get_lang_str)
+                .with_context(|| format!("unknown language '{code}'"))?,
+        ),
+        None => params::default_language(context.is_multilingual()),
+    };
     let model = Model {
         eot: context.token_eot(),
-        multilingual: context.is_multilingual(),
+        language,
     };
     let mut out = std::io::stdout().lock();
     for line in std::io::stdin().lock().lines() {
