@@ -50,15 +50,22 @@ scripts/install-deps.sh || exit 1
 scripts/fetch-k8s-tools.sh >/dev/null || exit 1
 WHISPER_TEST_MODEL="$(scripts/fetch-model.sh tiny.en | tail -n 1)" || exit 1
 export WHISPER_TEST_MODEL
+# The multilingual model: language detection, Spanish and French, translation.
+WHISPER_TEST_BASE_MODEL="$(scripts/fetch-model.sh base | tail -n 1)" || exit 1
+export WHISPER_TEST_BASE_MODEL
 # The live tests (Prometheus, openai SDK, real-speech accuracy) drive the release binary.
 cargo build --release -p whisper-server || exit 1
 export WHISPER_SERVER_BIN="$CARGO_TARGET_DIR/release/whisper-server"
 WHISPER_SPEECH_MANIFEST="$(scripts/fetch-speech-corpus.sh | tail -n 1)" || exit 1
 export WHISPER_SPEECH_MANIFEST
+WHISPER_MULTILINGUAL_MANIFEST="$(scripts/fetch-multilingual-corpus.sh | tail -n 1)" || exit 1
+export WHISPER_MULTILINGUAL_MANIFEST
 WHISPER_COMPOSE_SCHEMA="$(scripts/fetch-compose-schema.sh | tail -n 1)" || exit 1
 export WHISPER_COMPOSE_SCHEMA
 echo "model: $WHISPER_TEST_MODEL"
+echo "base model: $WHISPER_TEST_BASE_MODEL"
 echo "real-speech corpus: $WHISPER_SPEECH_MANIFEST"
+echo "multilingual corpus: $WHISPER_MULTILINGUAL_MANIFEST"
 
 lint() {
   cargo fmt --all -- --check &&

@@ -5,14 +5,14 @@ use std::io::Cursor;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-fn home() -> PathBuf {
+pub fn home() -> PathBuf {
     std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_default()
 }
 
 /// The first existing file among the env var and the default locations, or a clear panic.
-fn find_file(env: &str, defaults: &[PathBuf], how_to_get: &str) -> PathBuf {
+pub fn find_file(env: &str, defaults: &[PathBuf], how_to_get: &str) -> PathBuf {
     if let Some(path) = std::env::var_os(env).map(PathBuf::from) {
         assert!(path.is_file(), "${env} = {} is not a file", path.display());
         return path;
@@ -33,6 +33,15 @@ pub fn model() -> PathBuf {
             cache.join("dev/ggml-tiny.en.reference.bin"),
         ],
         "no tiny.en model: run scripts/fetch-model.sh",
+    )
+}
+
+/// The multilingual base model (Spanish and French need it; tiny.en is English only).
+pub fn base_model() -> PathBuf {
+    find_file(
+        "WHISPER_TEST_BASE_MODEL",
+        &[home().join(".cache/whisper-operator/models/ggml-base.bin")],
+        "no base model: run scripts/fetch-model.sh base",
     )
 }
 

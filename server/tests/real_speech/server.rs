@@ -21,6 +21,16 @@ pub fn client() -> reqwest::Client {
         .unwrap_or_else(|e| panic!("http client: {e}"))
 }
 
+/// Extra server flags for a configuration under test, from $WHISPER_ACCURACY_SERVER_ARGS split
+/// on whitespace: the accuracy tests then hold that configuration to their bars.
+pub fn args_under_test() -> Vec<String> {
+    std::env::var("WHISPER_ACCURACY_SERVER_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
 /// One server at a time in this test binary: two whisper servers on the same cores make each
 /// other's spinning threads stall, and the long-recording test fixes its thread count.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -49,7 +59,7 @@ impl Server {
     pub async fn start_with_model(
         client: &reqwest::Client,
         model: &std::path::Path,
-        args: &[&str],
+        args: &[impl AsRef<std::ffi::OsStr>],
     ) -> Self {
         let turn = ONE_AT_A_TIME.lock().await;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -91,21 +101,42 @@ impl Server {
         &self,
         client: &reqwest::Client,
         wav: Vec<u8>,
-        fields: &[(&'static str, &'static str)],
+        fields: &[(&'static str, &str)],
+    ) -> serde_json::Value {
+        self.post_audio(client, "transcriptions", wav, fields).await
+    }
+
+    /// POSTs `wav` to /v1/audio/translations (English text from speech in any language) with
+    /// the given extra form fields; the JSON body of a 200 answer.
+    pub async fn translate(
+        &self,
+        client: &reqwest::Client,
+        wav: Vec<u8>,
+        fields: &[(&'static str, &str)],
+    ) -> serde_json::Value {
+        self.post_audio(client, "translations", wav, fields).await
+    }
+
+    async fn post_audio(
+        &self,
+        client: &reqwest::Client,
+        endpoint: &str,
+        wav: Vec<u8>,
+        fields: &[(&'static str, &str)],
     ) -> serde_json::Value {
         let mut form = reqwest::multipart::Form::new().part(
             "file",
             reqwest::multipart::Part::bytes(wav).file_name("clip.wav"),
         );
         for (name, value) in fields {
-            form = form.text(*name, *value);
+            form = form.text(*name, value.to_string());
         }
         let response = client
-            .post(format!("{}/v1/audio/transcriptions", self.base))
+            .post(format!("{}/v1/audio/{endpoint}", self.base))
             .multipart(form)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("transcription request failed: {e}"));
+            .unwrap_or_else(|e| panic!("{endpoint} request failed: {e}"));
         let status = response.status();
         let body: serde_json::Value = response
             .json()
