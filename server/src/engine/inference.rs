@@ -16,6 +16,14 @@ pub struct ModelInfo {
     pub eot: i32,
 }
 
+/// Whether a decode retries at rising temperatures when it fails (whisper.cpp's fallback): with
+/// the full context only. A fitted context that fails once keeps failing (seconds of sampled
+/// loops on a 2 s clip); the guard in `fitted` sees the failure and the full context decodes
+/// instead.
+pub fn falls_back(audio_ctx: Option<usize>) -> bool {
+    audio_ctx.is_none()
+}
+
 /// One whisper.cpp `full()` over `pcm` (which it windows itself, sequentially), with the
 /// encoder's full 30 s context or `audio_ctx` frames of it (`fitted`).
 pub fn run(
@@ -27,13 +35,9 @@ pub fn run(
     abort: &AtomicBool,
     audio_ctx: Option<usize>,
 ) -> Result<Transcript, EngineError> {
-    let mut params = params::full_params(options, threads, abort);
+    let mut params = params::full_params(options, threads, abort, falls_back(audio_ctx));
     if let Some(frames) = audio_ctx {
         params.set_audio_ctx(i32::try_from(frames).unwrap_or(0));
-        // One greedy pass: when it fails, whisper.cpp would retry at rising temperatures, and
-        // a fitted context that fails once keeps failing (seconds of sampled loops on a 2 s
-        // clip). The guard in `fitted` sees the failure and the full context decodes instead.
-        params.set_temperature_inc(0.0);
     }
     let started = std::time::Instant::now();
     let result = state.full(params, pcm);

@@ -36,6 +36,7 @@ pub mod params;
 pub mod pool;
 pub mod progress;
 pub mod runnable;
+pub mod sampler_seed;
 pub mod schedule;
 pub mod speech_map;
 pub mod threads;
@@ -240,6 +241,14 @@ impl Engine {
         Ok((map.pack(&recording), map))
     }
 
+    /// A new whisper state of the model, its random generator at whisper.cpp's seed
+    /// (`sampler_seed`).
+    fn new_state(&self) -> Result<WhisperState, EngineError> {
+        self.context
+            .create_state()
+            .map_err(|e| EngineError::Failed(format!("cannot make a whisper state: {e}")))
+    }
+
     /// Runs whisper on `pcm` on `workers` as `plan` says: in one call as whisper.cpp does, or
     /// as windows on the workers (`parallel_windows`), staffed by the scheduler. Each worker
     /// goes back as soon as the request no longer needs it. Blocking and CPU-heavy.
@@ -276,15 +285,16 @@ impl Engine {
         };
         let fitted = self.windows.fitted.then_some(&self.metrics.fitted_context);
         let decode_one = |worker: &mut Worker<WhisperState>, pcm: &[f32]| {
-            let (state, threads) = worker.state()?;
             fitted::with_fallback(pcm.len(), fitted, |audio_ctx| {
+                let draws = sampler_seed::may_draw(options, inference::falls_back(audio_ctx));
+                let (state, threads) = worker.state(draws, || self.new_state())?;
                 inference::run(state, model, threads, pcm, options, abort, audio_ctx)
             })
         };
         let pcm = audio.pcm;
         match workers.as_mut_slice() {
             [] => Err(EngineError::Failed("no slot to decode on".into())),
-            [worker] if plan.one_call_on_one_worker() => decode_one(worker, pcm),
+            [worker] if plan.one_call() => decode_one(worker, pcm),
             _ => {
                 let cuts = plan.cuts(pcm, &audio.pauses());
                 self.metrics.parallel_windows.inc_by(cuts.len() as u64);

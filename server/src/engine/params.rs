@@ -29,17 +29,23 @@ pub fn default_language(multilingual: bool) -> Option<&'static str> {
     (!multilingual).then_some("en")
 }
 
+/// whisper.cpp's default temperature fallback: a decode that fails is retried this much hotter,
+/// up to 1.0.
+const FALLBACK_STEP: f32 = 0.2;
+
 /// whisper.cpp calls this between graph computations; returning true stops inference.
 unsafe extern "C" fn abort_requested(flag: *mut c_void) -> bool {
     // SAFETY: `flag` is the `&AtomicBool` given in `full_params`, which outlives the full() call.
     unsafe { (*(flag as *const AtomicBool)).load(Ordering::Relaxed) }
 }
 
-/// Builds the parameters of one full() call. `abort` must outlive that call.
+/// Builds the parameters of one full() call, with the temperature fallback on or off
+/// (`fallback`). `abort` must outlive that call.
 pub fn full_params<'a>(
     options: &'a TranscribeOptions,
     threads: usize,
     abort: &'a AtomicBool,
+    fallback: bool,
 ) -> FullParams<'a, 'a> {
     let strategy = if options.beam_size > 1 {
         SamplingStrategy::BeamSearch {
@@ -60,6 +66,7 @@ pub fn full_params<'a>(
         params.set_tokens(&options.prompt_tokens);
     }
     params.set_temperature(options.temperature);
+    params.set_temperature_inc(if fallback { FALLBACK_STEP } else { 0.0 });
     params.set_token_timestamps(options.word_timestamps);
     params.set_print_special(false);
     params.set_print_progress(false);

@@ -140,9 +140,22 @@ impl<T> Slot<T> {
         }
     }
 
-    /// The state this slot holds. A permit always matches a pooled state.
-    pub fn state(&mut self) -> Option<&mut T> {
-        self.state.as_mut()
+    /// The state this slot holds, a new one from `make` first when `fresh`. The old one is
+    /// dropped before `make` runs, so the two never take memory at once; a slot that `make`
+    /// failed to fill holds none, and the next call fills it.
+    pub fn state<E>(
+        &mut self,
+        fresh: bool,
+        make: impl FnOnce() -> Result<T, E>,
+    ) -> Result<&mut T, E> {
+        if fresh {
+            self.state = None;
+        }
+        let state = match self.state.take() {
+            Some(state) => state,
+            None => make()?,
+        };
+        Ok(self.state.insert(state))
     }
 }
 
@@ -184,13 +197,41 @@ mod tests {
         let pool = pool(1, 1);
         let first = pool.enter().expect("a free slot admits the first request");
         let mut slot = first.acquire().await?;
-        assert!(slot.state().is_some());
+        assert_eq!(slot.state(false, || Err("none to make")).copied(), Ok(0));
         let _waiting = pool.enter().expect("the second request waits in the queue");
         assert!(pool.enter().is_err(), "the third request must be rejected");
         assert_eq!(pool.gauges.queue_depth.get(), 1);
         assert_eq!(pool.gauges.inflight.get(), 1);
         drop(slot);
         assert_eq!(pool.gauges.inflight.get(), 0);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_fresh_state_replaces_the_old_one_and_goes_back_to_the_pool()
+    -> Result<(), AcquireError> {
+        let pool = pool(1, 0);
+        let mut slot = pool.enter().expect("admitted").acquire().await?;
+        assert_eq!(slot.state(true, || Ok::<_, ()>(7)).copied(), Ok(7));
+        assert_eq!(slot.state(false, || Ok::<_, ()>(8)).copied(), Ok(7), "kept");
+        drop(slot);
+        let mut slot = pool.enter().expect("admitted").acquire().await?;
+        assert_eq!(slot.state(false, || Err(())).copied(), Ok(7));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_slot_left_empty_by_a_failed_make_is_filled_by_the_next_call()
+    -> Result<(), AcquireError> {
+        let pool = pool(1, 0);
+        let mut slot = pool.enter().expect("admitted").acquire().await?;
+        assert_eq!(
+            slot.state(true, || Err("out of memory")),
+            Err("out of memory")
+        );
+        drop(slot);
+        let mut slot = pool.enter().expect("admitted").acquire().await?;
+        assert_eq!(slot.state(false, || Ok::<_, ()>(9)).copied(), Ok(9));
         Ok(())
     }
 

@@ -43,7 +43,6 @@ pub struct WindowPolicy {
 pub struct WindowPlan {
     windows: usize,
     max_window: usize,
-    fitted: bool,
 }
 
 impl WindowPolicy {
@@ -58,14 +57,17 @@ impl WindowPolicy {
         }
     }
 
-    /// The plan for `samples` of audio: one window for audio whisper sees at once, or with
-    /// parallel windows off. Otherwise the count is a multiple of the most workers a request
-    /// can decode on, whatever this one will hold: the same audio gets the same cuts (and so
-    /// the same transcript) on a busy server as on an idle one, and a request on one worker
-    /// runs the slightly shorter windows of the parallel plan.
+    /// The plan for `samples` of audio: one window (one whisper.cpp call) for audio whisper
+    /// sees at once, with parallel windows off, or when no request can hold two workers and
+    /// nothing is fitted (whisper.cpp's own 30 s windows then run the full context anyway, and
+    /// pass each window's text to the next as a prompt). Otherwise the count is a multiple of
+    /// the most workers a request can decode on, whatever this one will hold: the same audio
+    /// gets the same cuts (and so the same transcript) on a busy server as on an idle one, and
+    /// a request on one worker runs the windows of the parallel plan in a row.
     pub fn plan(&self, samples: usize) -> WindowPlan {
         let (target, max_window) = self.lengths();
-        let windows = if !self.parallel || count(samples) == 1 {
+        let whisper_cpp_windows = !self.fitted && self.max_workers <= 1;
+        let windows = if !self.parallel || count(samples) == 1 || whisper_cpp_windows {
             1
         } else {
             count_for_workers(samples, self.max_workers, target)
@@ -73,7 +75,6 @@ impl WindowPolicy {
         WindowPlan {
             windows,
             max_window,
-            fitted: self.fitted,
         }
     }
 }
@@ -84,13 +85,11 @@ impl WindowPlan {
         self.windows
     }
 
-    /// Whether a request holding one worker decodes the audio in one whisper.cpp call, as
-    /// whisper.cpp does: audio it sees at once, or longer audio when nothing is fitted
-    /// (whisper.cpp's own 30 s windows then run the full context anyway, and pass each window's
-    /// text to the next as a prompt). Longer audio with fitted contexts takes the planned
-    /// windows in a row instead.
-    pub fn one_call_on_one_worker(&self) -> bool {
-        self.windows == 1 || !self.fitted
+    /// Whether the audio decodes in one whisper.cpp call, as whisper.cpp does. Decided by the
+    /// plan alone, never by the workers a request holds: a request on one worker beside
+    /// others decodes the same windows as on an idle server, and so says the same.
+    pub fn one_call(&self) -> bool {
+        self.windows == 1
     }
 
     /// Where to cut `pcm`: the planned windows, more only where one would pass the longest
@@ -339,15 +338,12 @@ mod tests {
             for fitted in [false, true] {
                 let plan = policy(parallel, fitted).plan(30 * RATE);
                 assert_eq!(plan.windows(), 1, "parallel {parallel}, fitted {fitted}");
-                assert!(plan.one_call_on_one_worker());
+                assert!(plan.one_call());
             }
         }
         let sequential = policy(false, true).plan(121 * RATE);
         assert_eq!(sequential.windows(), 1);
-        assert!(
-            sequential.one_call_on_one_worker(),
-            "whisper.cpp windows it itself"
-        );
+        assert!(sequential.one_call(), "whisper.cpp windows it itself");
     }
 
     #[test]
@@ -362,13 +358,17 @@ mod tests {
     }
 
     #[test]
-    fn one_worker_takes_fitted_windows_in_a_row_but_full_ones_in_one_call() {
-        assert!(!policy(true, true).plan(121 * RATE).one_call_on_one_worker());
-        assert!(
-            policy(true, false)
-                .plan(121 * RATE)
-                .one_call_on_one_worker()
-        );
+    fn whether_long_audio_is_one_call_depends_on_the_server_not_on_the_request() {
+        // Two workers possible: windows, even for a request that will hold one.
+        assert!(!policy(true, true).plan(121 * RATE).one_call());
+        assert!(!policy(true, false).plan(121 * RATE).one_call());
+        // One at most: fitted windows in a row, full ones as whisper.cpp windows them.
+        let one_worker = |fitted| WindowPolicy {
+            max_workers: 1,
+            ..policy(true, fitted)
+        };
+        assert!(!one_worker(true).plan(121 * RATE).one_call());
+        assert!(one_worker(false).plan(121 * RATE).one_call());
     }
 
     #[test]

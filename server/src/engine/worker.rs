@@ -22,13 +22,14 @@ impl<S> Worker<S> {
         self.threads.threads()
     }
 
-    /// The state, with the threads to run it on.
-    pub fn state(&mut self) -> Result<(&mut S, usize), EngineError> {
+    /// The state, with the threads to run it on; a new one from `make` first when `fresh`
+    /// (`Slot::state`).
+    pub fn state(
+        &mut self,
+        fresh: bool,
+        make: impl FnOnce() -> Result<S, EngineError>,
+    ) -> Result<(&mut S, usize), EngineError> {
         let threads = self.threads.threads();
-        let state = self
-            .slot
-            .state()
-            .ok_or_else(|| EngineError::Failed("no whisper state in the slot".into()))?;
-        Ok((state, threads))
+        Ok((self.slot.state(fresh, make)?, threads))
     }
 }

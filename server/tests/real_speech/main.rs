@@ -13,6 +13,7 @@ mod language_detection;
 mod long_recording;
 mod multilingual_corpus;
 mod multilingual_wer;
+mod same_transcript;
 mod server;
 mod shared_states;
 mod translation;
