@@ -54,7 +54,7 @@ mod tests {
     /// Against the real kernel: a spinning process is runnable.
     #[cfg(target_os = "linux")]
     #[test]
-    fn a_spinning_process_counts_only_while_it_runs() {
+    fn a_spinning_process_is_runnable() {
         let before = foreign_runnable_now().expect("/proc is readable on Linux");
         let mut hog = std::process::Command::new("sh")
             .args(["-c", "while :; do :; done"])
