@@ -25,6 +25,8 @@ pub enum Weights {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum QuantizeError {
+    #[error("tensor {name:?}: shape {shape:?} holds no weights")]
+    Empty { name: String, shape: Vec<usize> },
     #[error("tensor {name:?}: rows of {row} weights are not a whole number of q8_0 blocks of 32")]
     RowNotBlockAligned { name: String, row: usize },
     #[error("tensor {name:?}: {bytes} bytes are not the f16 data of shape {shape:?}")]
@@ -72,6 +74,13 @@ impl Weights {
 
 fn q8_0(tensor: Tensor<'_>) -> Result<Tensor<'static>, QuantizeError> {
     let (rows, row) = (tensor.shape[0], tensor.shape[1]);
+    // ggml divides by the row length.
+    if rows == 0 || row == 0 {
+        return Err(QuantizeError::Empty {
+            name: tensor.name,
+            shape: tensor.shape,
+        });
+    }
     if row % Q8_0_BLOCK != 0 {
         return Err(QuantizeError::RowNotBlockAligned {
             name: tensor.name,
@@ -157,6 +166,22 @@ mod tests {
         for (got, want) in dequantize(&q.data).iter().zip(&values) {
             // A block's scale is its largest magnitude over 127.
             assert!((got - want).abs() <= 1.0 / 127.0 + 1e-3, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn an_empty_matrix_is_refused_before_ggml_divides_by_its_row_length() {
+        for shape in [vec![2, 0], vec![0, 32]] {
+            let error = Weights::Q8_0
+                .apply(f16_tensor(shape.clone(), &[]))
+                .expect_err("no weights");
+            assert_eq!(
+                error,
+                QuantizeError::Empty {
+                    name: "w".into(),
+                    shape
+                }
+            );
         }
     }
 

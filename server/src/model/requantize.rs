@@ -104,6 +104,22 @@ mod tests {
         assert_eq!(out.len(), bare_header(1).len());
     }
 
+    /// The fuzzer's input (docs/fuzzing.md, finding 4): an f16 header, then a 2-D f16 tensor
+    /// whose rows hold no weights. ggml's quantiser divided by the row length (SIGFPE).
+    #[test]
+    fn an_empty_matrix_is_an_error_not_a_division_by_zero() {
+        let file: &[u8] =
+            b"lmgg\x03\x00\x00\x00\x01\x00\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00\x01\x00\
+            \x00\x00\x01\x00\x00\x00\x02\x00\x00lmgg\x03\x00\x00\x00\x00\x00\xfd\x00\x00\
+            \x01\x00\x00\x00\x00\x00\x00\x00\x00\xfd\x00\x00\x01\x00\x00\x00\x02\x00\x00\
+            \x00\x01\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\
+            \x00\x00\x0e\x0f";
+        assert!(matches!(
+            requantize(file, Weights::Q8_0),
+            Err(RequantizeError::Quantize(QuantizeError::Empty { .. }))
+        ));
+    }
+
     #[test]
     fn a_broken_file_is_an_error_not_a_panic() {
         let mut cut = bare_header(1);
