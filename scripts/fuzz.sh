@@ -11,7 +11,9 @@
 # an out-of-memory input (over FUZZ_RSS_MB), and prints where that input was saved.
 #
 # Environment: CARGO_TARGET_DIR (default server/fuzz/target), FUZZ_CORPUS (default
-# server/fuzz/corpus; it grows across runs), FUZZ_TIMEOUT (10), FUZZ_RSS_MB (2048),
+# server/fuzz/corpus; it grows across runs), FUZZ_ARTIFACTS (default server/fuzz/artifacts:
+# where findings are saved; CI points it outside the clone so they outlive it), FUZZ_TIMEOUT (10),
+# FUZZ_RSS_MB (2048),
 # WHISPER_OPERATOR_CACHE (~/.cache/whisper-operator: where cargo-fuzz is installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +33,7 @@ FUZZ_DIR=$ROOT/server/fuzz
 CACHE="${WHISPER_OPERATOR_CACHE:-$HOME/.cache/whisper-operator}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$FUZZ_DIR/target}"
 CORPUS="${FUZZ_CORPUS:-$FUZZ_DIR/corpus}"
-ARTIFACTS=$FUZZ_DIR/artifacts
+ARTIFACTS="${FUZZ_ARTIFACTS:-$FUZZ_DIR/artifacts}"
 TIMEOUT="${FUZZ_TIMEOUT:-10}"
 RSS_MB="${FUZZ_RSS_MB:-2048}"
 
@@ -64,7 +66,7 @@ echo "fuzz: built in $((SECONDS - t0)) s"
 "$FUZZ_DIR/seed-corpus.sh" "$CORPUS"
 
 # --- Run each target for a bounded time.
-found=()
+found=(); causes=()
 for target in "${TARGETS[@]}"; do
     mkdir -p "$ARTIFACTS/$target" "$CORPUS/$target"
     log=$(mktemp)
@@ -85,6 +87,8 @@ for target in "${TARGETS[@]}"; do
         echo "${new:-  (none saved; see the log above)}"
         echo "    reproduce: cd server && cargo +nightly fuzz run $target <input>"
         found+=("$target")
+        # What went wrong, repeated at the end where a CI log's tail shows it.
+        causes+=("$target: $(grep -m3 -E '^(==[0-9]+== ?ERROR|SUMMARY|ERROR: libFuzzer)|panicked at' "$log" | tr '\n' ' ')")
     else
         echo "=== fuzz: $target ok"
     fi
@@ -92,6 +96,7 @@ for target in "${TARGETS[@]}"; do
 done
 
 if [[ ${#found[@]} -gt 0 ]]; then
+    printf 'fuzz: %s\n' "${causes[@]}" >&2
     echo "fuzz: findings in: ${found[*]} (inputs under $ARTIFACTS)" >&2
     exit 1
 fi

@@ -10,14 +10,27 @@ export PATH="$CACHE/bin:$PATH"
 VENV="$CACHE/venv-py1"
 
 passed=(); failed=()
+# Each stage's output is also kept, so the end of the run repeats why a stage failed: CI shows
+# only the last lines of a run. A process substitution, not a pipe, and a bounded wait for its
+# tee, so a daemon a stage leaves holding its output cannot stall the run.
+STAGE_LOGS="$(mktemp -d)"
+trap 'rm -rf "$STAGE_LOGS"' EXIT
 stage() {
   local name=$1; shift
   echo; echo "=== stage: $name"
-  local t0=$SECONDS
-  if "$@"; then passed+=("$name"); echo "=== ok: $name ($((SECONDS - t0)) s)"
+  local t0=$SECONDS status=0 tee_pid _
+  "$@" > >(tee "$STAGE_LOGS/$name.log") 2>&1 || status=$?
+  tee_pid=$!
+  for _ in {1..50}; do kill -0 "$tee_pid" 2>/dev/null || break; sleep 0.1; done
+  if [ "$status" -eq 0 ]; then passed+=("$name"); echo "=== ok: $name ($((SECONDS - t0)) s)"
   else failed+=("$name"); echo "=== FAILED: $name ($((SECONDS - t0)) s)"; fi
 }
 finish() {
+  local name
+  for name in "${failed[@]}"; do
+    echo; echo "=== the last 40 lines of failed stage $name:"
+    tail -n 40 "$STAGE_LOGS/$name.log"
+  done
   echo
   echo "passed stages: ${passed[*]:-none}"
   echo "failed stages: ${failed[*]:-none}"
@@ -85,7 +98,8 @@ fuzz_smoke() {
   rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal || return 1
   local nightly
   nightly="$(rustc +nightly --version | sha256sum | cut -c1-12)"
-  CARGO_TARGET_DIR="$CACHE/target-fuzz-$nightly" FUZZ_CORPUS="$CACHE/fuzz-corpus" scripts/fuzz.sh 30
+  CARGO_TARGET_DIR="$CACHE/target-fuzz-$nightly" FUZZ_CORPUS="$CACHE/fuzz-corpus" \
+    FUZZ_ARTIFACTS="$CACHE/fuzz-findings" scripts/fuzz.sh 30
 }
 # Three minutes of mixed good and bad traffic: fails on a 5xx, a lost request, a wrong answer or
 # resident memory growing past its bound (128 MiB over the first 90 s peak) (docs/soak.md).
