@@ -9,6 +9,8 @@
 # usage: scripts/bench.sh [bench.py options: --runs N --threads T --sections idle,hog,...]
 # env:   BENCH_GGML_DEFAULT=0 skips the GGML_LLAMAFILE=OFF baseline build (own target dir, slow cold)
 #        BENCH_MODEL=base runs every engine on base (multilingual) instead of tiny.en
+#        BENCH_LONG2=1 fetches the second long recording (scripts/fetch-long-recording-2.sh) for
+#        the clip "long-2" (name it in --clips); without it, long-2 exists only if already fetched
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -45,6 +47,10 @@ if [ ! -s "$model" ] || [ ! -f "$ct2/model.bin" ]; then
   model="$(scripts/fetch-model.sh "$MODEL" | tail -n 1)"
 fi
 manifest="$(scripts/fetch-speech-corpus.sh | tail -n 1)"
+long2_args=()
+if [ "${BENCH_LONG2:-0}" = 1 ]; then
+  long2_args=(--long2 "$(scripts/fetch-long-recording-2.sh | tail -n 1)")
+fi
 
 results="$CACHE/bench-results"
 mkdir -p "$results"
@@ -53,7 +59,7 @@ log "report: $results/$stamp.md"
 "$PYTHON" scripts/bench/bench.py \
   --bare-bin "$TARGET/release/examples/bench_inference" \
   --server-bin "$TARGET/release/whisper-server" \
-  "${default_build_args[@]}" \
+  "${default_build_args[@]}" "${long2_args[@]}" \
   --model "$model" --ct2-dir "$ct2" --manifest "$manifest" \
   --clips-dir "$CACHE/bench-clips-v1" \
   --out "$results/$stamp.md" --json "$results/$stamp.json" "$@"

@@ -60,6 +60,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--ct2-dir", type=Path, required=True, help="the same weights for CTranslate2")
     p.add_argument("--manifest", type=Path, required=True, help="real-speech corpus manifest")
     p.add_argument("--clips-dir", type=Path, required=True)
+    p.add_argument("--long2", type=Path,
+                   help="the second long recording (scripts/fetch-long-recording-2.sh), clip "
+                        "\"long-2\"; default: $WHISPER_BENCH_LONG2, else that script's output in "
+                        "the cache if it has been run, else no such clip")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--sections", default=",".join(SECTIONS))
@@ -181,7 +185,7 @@ def main() -> None:
         sys.exit(f"unknown sections {unknown}; known: {SECTIONS}")
     if unknown := set(a.server_variants.split(",")) - set(SERVER_VARIANTS) - {""}:
         sys.exit(f"unknown server variants {unknown}; known: {tuple(SERVER_VARIANTS)}")
-    all_clips = make_clips(a.clips_dir, a.manifest)
+    all_clips = make_clips(a.clips_dir, a.manifest, a.long2)
     pick = lambda names: [c for c in all_clips if c.name in names.split(",")]  # noqa: E731
     clips, lever_clips = pick(a.clips), pick(a.lever_clips)
     concurrency_clips = pick(a.concurrency_clips)

@@ -6,8 +6,11 @@ three-sentences, eight-sentences: other Harvard sentences read by flite, about 7
         (clip lengths the figures were not tuned on)
 long:   real recorded speech (LibriVox reader, then telephone prompts) from the accuracy corpus,
         concatenated in manifest order until it passes 2 minutes
+long-2: a second real recording, 164.8 s, that shares no utterance with the corpus
+        (scripts/fetch-long-recording-2.sh); only where that script's WAV exists or is passed in
 """
 
+import os
 import subprocess
 import wave
 from dataclasses import dataclass
@@ -25,6 +28,8 @@ EIGHT_SENTENCES = ("The small pup gnawed a hole in the sock. The fish twisted an
                    "fish swam in the tank. Her purse was full of useless trash. The colt reared "
                    "and threw the tall rider.")
 LONG_SECONDS = 120.0
+# Where the second long recording is looked for when make_clips is not given one.
+LONG2_ENV = "WHISPER_BENCH_LONG2"
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,25 @@ def _long(manifest: Path, out: Path) -> str:
     return " ".join(references)
 
 
-def make_clips(cache: Path, manifest: Path) -> list[Clip]:
+def long2_wav(explicit: Path | None = None) -> Path | None:
+    """The second long recording: the path given, else $WHISPER_BENCH_LONG2, else
+    scripts/fetch-long-recording-2.sh's output in the cache if it has been run; None if none."""
+    if explicit is None and (env := os.environ.get(LONG2_ENV)):
+        explicit = Path(env)
+    if explicit is not None:
+        if not explicit.exists():
+            raise SystemExit(f"{explicit}: no such recording "
+                             "(scripts/fetch-long-recording-2.sh makes it)")
+        return explicit
+    cache = Path(os.environ.get("WHISPER_OPERATOR_CACHE")
+                 or Path.home() / ".cache" / "whisper-operator")
+    default = cache / "long-recording-2-v1" / "long2.wav"
+    return default if default.exists() else None
+
+
+def make_clips(cache: Path, manifest: Path, long2: Path | None = None) -> list[Clip]:
+    """The clips above; "long-2" only where long2_wav(long2) finds the recording (its reference
+    transcript is the .txt file beside it)."""
     cache.mkdir(parents=True, exist_ok=True)
     short, medium, long = cache / "short.wav", cache / "medium.wav", cache / "long.wav"
     _flite(SHORT_TEXT, short)
@@ -88,5 +111,9 @@ def make_clips(cache: Path, manifest: Path) -> list[Clip]:
         path = cache / f"{name}.wav"
         _flite(text, path)
         flite_clips.append((name, path, text))
-    return [Clip(name, path, _duration(path), text) for name, path, text in flite_clips] + [
+    clips = [Clip(name, path, _duration(path), text) for name, path, text in flite_clips] + [
         Clip("long", long, _duration(long), long_reference)]
+    if (long2_path := long2_wav(long2)) is not None:
+        reference = long2_path.with_suffix(".txt").read_text().strip()
+        clips.append(Clip("long-2", long2_path, _duration(long2_path), reference))
+    return clips
