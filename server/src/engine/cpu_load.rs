@@ -95,7 +95,10 @@ impl CpuLoad {
     /// capped by how many of their threads are runnable at this instant.
     pub fn foreign_cores(&self) -> f64 {
         let window = f64::from(self.shared.foreign_millicores.load(Ordering::Relaxed)) / 1000.0;
-        present_foreign_cores(window, runnable::foreign_runnable_now())
+        let runnable_now = runnable::foreign_runnable_steady();
+        // What a request's thread count was chosen from, for diagnosing a slow one.
+        tracing::debug!(window, runnable_now, "cores busy elsewhere");
+        present_foreign_cores(window, runnable_now)
     }
 
     /// Online CPUs of the host.

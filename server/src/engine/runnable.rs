@@ -13,6 +13,29 @@ pub fn foreign_runnable(host_running: u32, own_running: usize) -> usize {
     (host_running as usize).saturating_sub(own_running)
 }
 
+/// How many readings `foreign_runnable_steady` takes, and how far apart.
+const READINGS: usize = 4;
+const READING_GAP: std::time::Duration = std::time::Duration::from_micros(250);
+
+/// The fewest runnable threads of other processes over a few readings about a millisecond
+/// apart, or `None` where /proc cannot tell. One reading catches threads that run for a moment:
+/// the client finishing its upload, or one of this server's own threads handing the request
+/// on, counted by the kernel but asleep when its task is read. A CPU-bound neighbour is
+/// runnable in every reading.
+pub fn foreign_runnable_steady() -> Option<usize> {
+    fewest((0..READINGS).map(|i| {
+        if i > 0 {
+            std::thread::sleep(READING_GAP);
+        }
+        foreign_runnable_now()
+    }))
+}
+
+/// The smallest of the readings /proc could give; `None` if it gave none.
+fn fewest(readings: impl Iterator<Item = Option<usize>>) -> Option<usize> {
+    readings.flatten().min()
+}
+
 /// Other processes' runnable threads now, or `None` where /proc cannot tell.
 #[cfg(target_os = "linux")]
 pub fn foreign_runnable_now() -> Option<usize> {
@@ -47,6 +70,13 @@ mod tests {
     }
 
     #[test]
+    fn the_fewest_readings_count_and_missing_ones_are_skipped() {
+        assert_eq!(fewest([Some(1), Some(0), Some(2)].into_iter()), Some(0));
+        assert_eq!(fewest([None, Some(1), None].into_iter()), Some(1));
+        assert_eq!(fewest([None, None].into_iter()), None);
+    }
+
+    #[test]
     fn a_race_between_the_two_readings_never_goes_negative() {
         assert_eq!(foreign_runnable(1, 3), 0);
     }
@@ -66,11 +96,16 @@ mod tests {
             .filter_map(|_| foreign_runnable_now())
             .max()
             .unwrap_or(0);
+        let steady = foreign_runnable_steady().unwrap_or(0);
         let _ = hog.kill();
         let _ = hog.wait();
         assert!(
             during >= 1,
             "a spinning process is runnable (before: {before})"
+        );
+        assert!(
+            steady >= 1,
+            "a spinning process is runnable in every reading (before: {before})"
         );
     }
 }
