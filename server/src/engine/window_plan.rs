@@ -26,6 +26,11 @@ const SEARCH_SAMPLES: usize = 4 * RATE;
 const FRAME_SAMPLES: usize = RATE / 50;
 /// A pause is judged over 200 ms: shorter spans find gaps inside words.
 const QUIET_FRAMES: usize = 10;
+/// Spans quieter than about -70 dBFS count as equally silent, so that among several pauses the
+/// one nearest the balanced point wins. Recordings joined with digital silence have gaps that
+/// all sum to exactly zero, and the distance weighting cannot tell zeros apart: the first gap in
+/// reach won, and windows came out uneven.
+const SILENT_SPAN_ENERGY: f64 = 1e-7 * (QUIET_FRAMES * FRAME_SAMPLES) as f64;
 
 /// What decides a request's windows; fixed for the engine's lifetime.
 #[derive(Debug, Clone, Copy)]
@@ -158,7 +163,8 @@ fn nearest_pause(pauses: &[usize], range: Range<usize>, target: usize) -> Option
 /// The middle of the quietest 200 ms span inside `range`, `None` when the range is too short
 /// to hold one. A span's energy is weighed up to twice as it lies further from `target`: a real
 /// pause is orders of magnitude quieter than speech and still wins, while speech without pauses
-/// is cut near the balanced point instead of wherever the sums happen to dip.
+/// is cut near the balanced point instead of wherever the sums happen to dip. Pauses below
+/// `SILENT_SPAN_ENERGY` are all as quiet, so the nearest of them wins.
 fn quietest_point(pcm: &[f32], range: Range<usize>, target: usize) -> Option<usize> {
     let frame_energy: Vec<f64> = pcm[range.clone()]
         .chunks_exact(FRAME_SAMPLES)
@@ -170,10 +176,11 @@ fn quietest_point(pcm: &[f32], range: Range<usize>, target: usize) -> Option<usi
     let middle = |first: usize| range.start + (first + QUIET_FRAMES / 2) * FRAME_SAMPLES;
     let weight = |first: usize| 1.0 + middle(first).abs_diff(target) as f64 / range.len() as f64;
     let mut span: f64 = frame_energy[..QUIET_FRAMES].iter().sum();
-    let (mut best, mut best_score) = (0, span * weight(0));
+    let score = |span: f64, first: usize| span.max(SILENT_SPAN_ENERGY) * weight(first);
+    let (mut best, mut best_score) = (0, score(span, 0));
     for first in 1..=frame_energy.len() - QUIET_FRAMES {
         span += frame_energy[first + QUIET_FRAMES - 1] - frame_energy[first - 1];
-        let score = span.max(0.0) * weight(first);
+        let score = score(span, first);
         if score < best_score {
             (best, best_score) = (first, score);
         }
@@ -233,6 +240,27 @@ mod tests {
         assert_eq!(windows.len(), 2);
         let cut = windows[0].end as f64 / RATE as f64;
         assert!((cut - 27.0).abs() < 0.15, "cut at {cut} s");
+    }
+
+    #[test]
+    fn among_digitally_silent_gaps_the_nearest_to_the_balanced_point_wins() {
+        // 50 s, balanced at 25 s, three gaps of exact zeros in reach: 21.5 s, 24.2 s, 27 s.
+        let pcm = tone_with_gaps(50.0, &[21.5, 24.2, 27.0]);
+        let windows = plan(&pcm, 2, MAX_WINDOW_SAMPLES, &[]);
+        assert_covers(&windows, pcm.len());
+        let cut = windows[0].end as f64 / RATE as f64;
+        assert!((cut - 24.2).abs() < 0.3, "cut at {cut} s");
+        // Quiet noise in one gap instead of zeros is as silent as the others.
+        let mut noisy = pcm.clone();
+        for (i, s) in noisy[24 * RATE..(24 * RATE + RATE / 2)]
+            .iter_mut()
+            .enumerate()
+        {
+            *s = if i % 2 == 0 { 1e-5 } else { -1e-5 };
+        }
+        let windows = plan(&noisy, 2, MAX_WINDOW_SAMPLES, &[]);
+        let cut = windows[0].end as f64 / RATE as f64;
+        assert!((cut - 24.2).abs() < 0.3, "cut at {cut} s");
     }
 
     #[test]
