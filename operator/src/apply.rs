@@ -62,9 +62,12 @@ pub enum Monitoring {
     CrdsMissing,
 }
 
-/// Applies every wanted child and removes every unwanted one, in this order: Deployment,
-/// Service, HorizontalPodAutoscaler and ScaledObject, PodDisruptionBudget, dashboard,
-/// ServiceMonitor, PrometheusRule. Stops at the first failure.
+/// Applies every wanted child and removes every unwanted one. The children do not depend on one
+/// another, so these go concurrently: the Deployment, the Service, the autoscaler
+/// (HorizontalPodAutoscaler, then ScaledObject), the PodDisruptionBudget, the dashboard (its
+/// finalizer first, then the ConfigMap) and the monitoring objects (ServiceMonitor, then
+/// PrometheusRule). Every one is tried even when another fails; the first failure in that list
+/// is returned, and the children that did not fail stay applied.
 pub async fn children(
     ctx: &Context,
     ws: &WhisperService,
@@ -83,30 +86,34 @@ pub async fn children(
     } = children;
     let client = &ctx.client;
     let ns = owner.namespace.as_str();
-    let deployment = put(
-        ctx,
-        &Api::<Deployment>::namespaced(client.clone(), ns),
-        &ChildKey::new("Deployment", ns, &owner.name),
-        &deployment,
-    )
-    .await?;
-    put_unless_current(
-        ctx,
-        &Api::<Service>::namespaced(client.clone(), ns),
-        &ChildKey::new("Service", ns, &owner.name),
-        &service,
-    )
-    .await?;
-    let autoscaling = apply_autoscaler(ctx, owner, autoscaler).await?;
-    put_or_delete(
-        ctx,
-        &Api::<PodDisruptionBudget>::namespaced(client.clone(), ns),
-        &ChildKey::new("PodDisruptionBudget", ns, &owner.name),
-        disruption_budget.as_ref(),
-    )
-    .await?;
-    apply_dashboard(ctx, ws, owner, dashboard).await?;
-    let monitoring = apply_monitoring(ctx, owner, service_monitor, prometheus_rule).await?;
+    let at = |kind| ChildKey::new(kind, ns, &owner.name);
+    // `join!`, not `try_join!`: a child cancelled mid-apply would leave its write open in the
+    // ledger for good (so edits by others would no longer wake the service), and which failure
+    // is reported would depend on timing.
+    let (deployment, service, autoscaling, disruption_budget, dashboard, monitoring) = tokio::join!(
+        async {
+            let api = Api::<Deployment>::namespaced(client.clone(), ns);
+            put(ctx, &api, &at("Deployment"), &deployment).await
+        },
+        async {
+            let api = Api::<Service>::namespaced(client.clone(), ns);
+            put_unless_current(ctx, &api, &at("Service"), &service).await
+        },
+        apply_autoscaler(ctx, owner, autoscaler),
+        async {
+            let api = Api::<PodDisruptionBudget>::namespaced(client.clone(), ns);
+            let at = at("PodDisruptionBudget");
+            put_or_delete(ctx, &api, &at, disruption_budget.as_ref()).await
+        },
+        apply_dashboard(ctx, ws, owner, dashboard),
+        apply_monitoring(ctx, owner, service_monitor, prometheus_rule),
+    );
+    let deployment = deployment?;
+    service?;
+    let autoscaling = autoscaling?;
+    disruption_budget?;
+    dashboard?;
+    let monitoring = monitoring?;
     Ok(Applied {
         deployment,
         monitoring,

@@ -1,14 +1,15 @@
 //! The reconcile pipeline in plain `cargo test`, kube-rs's controller-rs way: a mock API server
-//! (tower-test) answers each request in the order the pipeline makes it, so every scenario pins
-//! down which calls one reconcile makes, what it sends and what it does with the answers. The
-//! cluster suites (`tests/cluster_*.rs`) remain the proof against a real API server.
+//! (tower-test) answers each request as the pipeline makes it, so every scenario pins down which
+//! calls one reconcile makes, what it sends and what it does with the answers. Their order is
+//! pinned too, except among the children, which are applied concurrently. The cluster suites
+//! (`tests/cluster_*.rs`) remain the proof against a real API server.
 
 use std::{sync::Arc, time::Duration};
 
 use http::{Request, Response};
 use kube::{Client, client::Body, runtime::controller::Action};
 use serde_json::{Value, json};
-use tower_test::mock::{self, Handle};
+use tower_test::mock::{self, Handle, SendResponse};
 use whisper_crds::WhisperService;
 
 use super::{reconcile, spread};
@@ -28,32 +29,49 @@ const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/ns/events";
 /// what was sent.
 struct ApiServer {
     handle: Handle<Request<Body>, Response<Body>>,
-    /// ("METHOD path", body) of every request answered.
+    /// ("METHOD path", body) of every request answered, in the order they came.
     sent: Vec<(String, Value)>,
 }
 
+/// A request taken from the reconcile, not answered yet.
+struct Received {
+    /// "METHOD path".
+    key: String,
+    body: Value,
+    send: SendResponse<Response<Body>>,
+}
+
+/// A request a scenario expects, and how to answer it: status, and what `reply` makes of the
+/// request's JSON body.
+struct Expected {
+    key: String,
+    status: u16,
+    reply: Box<dyn FnOnce(&Value) -> Value + Send>,
+}
+
+fn req(
+    method: &str,
+    path: &str,
+    status: u16,
+    reply: impl FnOnce(&Value) -> Value + Send + 'static,
+) -> Expected {
+    Expected {
+        key: format!("{method} {path}"),
+        status,
+        reply: Box::new(reply),
+    }
+}
+
 impl ApiServer {
-    /// Answers the next request, which must be `method path`, with `status` and what `reply`
-    /// makes of the request's JSON body; returns that body.
-    async fn expect(
-        &mut self,
-        method: &str,
-        path: &str,
-        status: u16,
-        reply: impl FnOnce(&Value) -> Value,
-    ) -> Value {
+    /// Takes the next request and reads its body; `awaited` says what was expected if the
+    /// reconcile ended instead.
+    async fn receive(&mut self, awaited: &str) -> Received {
         let (request, send) = self
             .handle
             .next_request()
             .await
-            .unwrap_or_else(|| panic!("expected {method} {path}, but the reconcile ended"));
+            .unwrap_or_else(|| panic!("expected {awaited}, but the reconcile ended"));
         let (parts, body) = request.into_parts();
-        assert_eq!(
-            (parts.method.as_str(), parts.uri.path()),
-            (method, path),
-            "request out of order ({})",
-            parts.uri
-        );
         if parts.headers.get("content-type").map(|v| v.as_bytes())
             == Some(b"application/apply-patch+yaml")
         {
@@ -64,45 +82,103 @@ impl ApiServer {
             );
         }
         let bytes = body.collect_bytes().await.expect("request body");
-        let sent: Value = if bytes.is_empty() {
+        let body = if bytes.is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(&bytes).expect("request body is JSON")
         };
-        let answer = serde_json::to_vec(&reply(&sent)).expect("answer");
-        send.send_response(
+        Received {
+            key: format!("{} {}", parts.method, parts.uri.path()),
+            body,
+            send,
+        }
+    }
+
+    /// Answers `request` with `status` and what `reply` makes of its body; returns that body.
+    fn answer(
+        &mut self,
+        request: Received,
+        status: u16,
+        reply: impl FnOnce(&Value) -> Value,
+    ) -> Value {
+        let answer = serde_json::to_vec(&reply(&request.body)).expect("answer");
+        request.send.send_response(
             Response::builder()
                 .status(status)
                 .body(Body::from(answer))
                 .expect("response"),
         );
-        self.sent.push((format!("{method} {path}"), sent.clone()));
-        sent
+        self.sent.push((request.key, request.body.clone()));
+        request.body
     }
 
-    /// The Deployment (answered as stored with `ready` replicas ready), then the Service, the
-    /// discovery of the optional kinds (none served) and the removal of an HPA and a
-    /// PodDisruptionBudget that are not there: every first reconcile of a valid spec starts so.
-    /// Returns the Deployment sent.
-    async fn expect_workload(&mut self, ready: i32) -> Value {
-        let deployment = self
-            .expect("PATCH", DEPLOYMENT, 200, deployment_with(ready))
-            .await;
-        self.expect("PATCH", SERVICE, 200, echo).await;
-        self.expect("GET", "/apis", 200, api_groups(&[])).await;
-        self.expect("DELETE", HPA, 404, not_found).await;
-        self.expect("DELETE", PDB, 404, not_found).await;
-        deployment
+    /// Answers the next request, which must be `method path`, with `status` and what `reply`
+    /// makes of the request's JSON body; returns that body.
+    async fn expect(
+        &mut self,
+        method: &str,
+        path: &str,
+        status: u16,
+        reply: impl FnOnce(&Value) -> Value,
+    ) -> Value {
+        let key = format!("{method} {path}");
+        let request = self.receive(&key).await;
+        assert_eq!(request.key, key, "request out of order");
+        self.answer(request, status, reply)
+    }
+
+    /// Answers the next requests, which must be those `expected`, each once, in any order: the
+    /// requests of children applied concurrently. Each is answered as it comes, for the
+    /// reconcile sends several before it gets an answer, and some only after another's.
+    async fn expect_unordered(&mut self, mut expected: Vec<Expected>) {
+        let mut answered = Vec::new();
+        while !expected.is_empty() {
+            let keys: Vec<&str> = expected.iter().map(|e| e.key.as_str()).collect();
+            let request = self.receive(&format!("one of {keys:?}")).await;
+            let Some(i) = expected.iter().position(|e| e.key == request.key) else {
+                let again = if answered.contains(&request.key) {
+                    " again"
+                } else {
+                    ""
+                };
+                panic!(
+                    "unexpected {}{again}; still expected: {keys:?}",
+                    request.key
+                );
+            };
+            let Expected { key, status, reply } = expected.swap_remove(i);
+            self.answer(request, status, reply);
+            answered.push(key);
+        }
+    }
+
+    /// Every first reconcile of a valid spec applies the Deployment (answered as stored with
+    /// `ready` replicas ready) and the Service, discovers the optional kinds (none served) and
+    /// removes an HPA and a PodDisruptionBudget that are not there; these and `others` (the rest
+    /// of the children) come in any order.
+    async fn expect_workload(&mut self, ready: i32, others: Vec<Expected>) {
+        let mut expected = vec![
+            req("PATCH", DEPLOYMENT, 200, deployment_with(ready)),
+            req("PATCH", SERVICE, 200, echo),
+            req("GET", "/apis", 200, api_groups(&[])),
+            req("DELETE", HPA, 404, not_found),
+            req("DELETE", PDB, 404, not_found),
+        ];
+        expected.extend(others);
+        self.expect_unordered(expected).await;
     }
 
     /// The same after a reconcile that applied them: the Deployment again (its stored copy
     /// carries the rollout's progress), the Service skipped as current, the removals of the HPA
-    /// and the PodDisruptionBudget again.
-    async fn expect_workload_again(&mut self, ready: i32) {
-        self.expect("PATCH", DEPLOYMENT, 200, deployment_with(ready))
-            .await;
-        self.expect("DELETE", HPA, 404, not_found).await;
-        self.expect("DELETE", PDB, 404, not_found).await;
+    /// and the PodDisruptionBudget again; with `others`, in any order.
+    async fn expect_workload_again(&mut self, ready: i32, others: Vec<Expected>) {
+        let mut expected = vec![
+            req("PATCH", DEPLOYMENT, 200, deployment_with(ready)),
+            req("DELETE", HPA, 404, not_found),
+            req("DELETE", PDB, 404, not_found),
+        ];
+        expected.extend(others);
+        self.expect_unordered(expected).await;
     }
 
     /// The status write, answered with `ws` carrying that status; returns the patch.
@@ -213,7 +289,7 @@ fn not_found(_: &Value) -> Value {
 }
 
 /// The applied Deployment as the API server returns it, with `ready` of its replicas ready.
-fn deployment_with(ready: i32) -> impl FnOnce(&Value) -> Value {
+fn deployment_with(ready: i32) -> impl FnOnce(&Value) -> Value + Send + 'static {
     move |body| {
         let mut d = body.clone();
         let replicas = d["spec"]["replicas"].clone();
@@ -228,7 +304,9 @@ const MONITORING: (&str, &str) = ("monitoring.coreos.com", "v1");
 const KEDA: (&str, &str) = ("keda.sh", "v1alpha1");
 
 /// Discovery of the API groups: `served` among the optional ones.
-fn api_groups(served: &'static [(&'static str, &'static str)]) -> impl FnOnce(&Value) -> Value {
+fn api_groups(
+    served: &'static [(&'static str, &'static str)],
+) -> impl FnOnce(&Value) -> Value + Send + 'static {
     move |_| {
         let groups: Vec<Value> = served
             .iter()
@@ -250,7 +328,7 @@ fn monitoring_resources(_: &Value) -> Value {
 }
 
 /// The WhisperService as the status write returns it, carrying the status sent.
-fn with_status(ws: &WhisperService) -> impl FnOnce(&Value) -> Value {
+fn with_status(ws: &WhisperService) -> impl FnOnce(&Value) -> Value + Send + 'static {
     let ws = serde_json::to_value(ws).expect("ws");
     move |body| {
         let mut ws = ws;
@@ -285,26 +363,26 @@ async fn a_valid_service_gets_every_child_applied_then_a_ready_status_and_a_norm
     let ws = service("model: tiny.en");
     let stored = ws.clone();
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
-        let d = api
-            .expect("PATCH", DEPLOYMENT, 200, deployment_with(1))
-            .await;
-        assert_eq!(d["kind"], "Deployment");
-        api.expect("PATCH", SERVICE, 200, echo).await;
-        api.expect("GET", "/apis", 200, api_groups(&[MONITORING]))
-            .await;
-        api.expect(
-            "GET",
-            "/apis/monitoring.coreos.com/v1",
-            200,
-            monitoring_resources,
-        )
+        api.expect_unordered(vec![
+            req("PATCH", DEPLOYMENT, 200, deployment_with(1)),
+            req("PATCH", SERVICE, 200, echo),
+            req("GET", "/apis", 200, api_groups(&[MONITORING])),
+            req(
+                "GET",
+                "/apis/monitoring.coreos.com/v1",
+                200,
+                monitoring_resources,
+            ),
+            req("DELETE", HPA, 404, not_found),
+            req("DELETE", PDB, 404, not_found),
+            req("PATCH", DASHBOARD, 200, echo),
+            req("PATCH", SERVICE_MONITOR, 200, echo),
+            req("PATCH", PROMETHEUS_RULE, 200, echo),
+        ])
         .await;
-        api.expect("DELETE", HPA, 404, not_found).await;
-        api.expect("DELETE", PDB, 404, not_found).await;
-        let cm = api.expect("PATCH", DASHBOARD, 200, echo).await;
+        assert_eq!(api.last_sent("PATCH", DEPLOYMENT)["kind"], "Deployment");
+        let cm = api.last_sent("PATCH", DASHBOARD);
         assert_eq!(cm["metadata"]["ownerReferences"][0]["uid"], "uid-svc");
-        api.expect("PATCH", SERVICE_MONITOR, 200, echo).await;
-        api.expect("PATCH", PROMETHEUS_RULE, 200, echo).await;
         let status = api.expect_status(&stored).await;
         assert_eq!(condition(&status, "Ready")["reason"], "AllReplicasReady");
         assert_eq!(condition(&status, "Ready")["status"], "True");
@@ -330,8 +408,8 @@ async fn an_unchanged_status_is_not_written_again_and_discovery_is_cached() {
     );
     let stored = ws.clone();
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
-        api.expect_workload(1).await;
-        api.expect("PATCH", DASHBOARD, 200, echo).await;
+        api.expect_workload(1, vec![req("PATCH", DASHBOARD, 200, echo)])
+            .await;
         // Switched off: leftovers would be removed if the kinds were served.
         let status = api.expect_status(&stored).await;
         assert_eq!(
@@ -350,7 +428,7 @@ async fn an_unchanged_status_is_not_written_again_and_discovery_is_cached() {
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
         // Service and dashboard skipped (applied, unchanged since); no discovery (cached), no
         // status write, no Event.
-        api.expect_workload_again(1).await;
+        api.expect_workload_again(1, vec![]).await;
         api
     })
     .await;
@@ -398,11 +476,18 @@ async fn a_refused_apply_is_reported_as_degraded_and_returned_for_a_retry() {
     let ws = service("model: tiny.en");
     let stored = ws.clone();
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
-        api.expect("PATCH", DEPLOYMENT, 200, deployment_with(1)).await;
-        api.expect("PATCH", SERVICE, 403, |_| {
-            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden",
-                   "message": "services \"svc\" is forbidden: exceeded quota: no-services", "code": 403})
-        })
+        // The Service is refused; every other child is still applied.
+        api.expect_unordered(vec![
+            req("PATCH", DEPLOYMENT, 200, deployment_with(1)),
+            req("PATCH", SERVICE, 403, |_| {
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden",
+                       "message": "services \"svc\" is forbidden: exceeded quota: no-services", "code": 403})
+            }),
+            req("GET", "/apis", 200, api_groups(&[])),
+            req("DELETE", HPA, 404, not_found),
+            req("DELETE", PDB, 404, not_found),
+            req("PATCH", DASHBOARD, 200, echo),
+        ])
         .await;
         let status = api.expect_status(&stored).await;
         let degraded = condition(&status, "Degraded");
@@ -444,8 +529,8 @@ async fn missing_replicas_are_explained_by_the_pods_and_no_timer_is_set_for_them
     let stored = ws.clone();
     pod_watch_saw(&ctx, 1);
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
-        api.expect_workload(0).await;
-        api.expect("DELETE", DASHBOARD, 404, not_found).await;
+        api.expect_workload(0, vec![req("DELETE", DASHBOARD, 404, not_found)])
+            .await;
         api.expect_unschedulable_pod_explained(&stored).await;
         api
     })
@@ -462,8 +547,8 @@ async fn missing_replicas_whose_pods_have_nothing_to_explain_cost_no_pod_list() 
     let stored = ws.clone();
     pod_watch_saw(&ctx, 0);
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
-        api.expect_workload(0).await;
-        api.expect("DELETE", DASHBOARD, 404, not_found).await;
+        api.expect_workload(0, vec![req("DELETE", DASHBOARD, 404, not_found)])
+            .await;
         let status = api.expect_status(&stored).await;
         assert_eq!(condition(&status, "Ready")["reason"], "ReplicasNotReady");
         api.expect_event("Normal", "ReplicasNotReady").await;
@@ -482,19 +567,21 @@ async fn a_rollout_stuck_on_a_new_pod_is_explained_though_every_replica_is_ready
     pod_watch_saw(&ctx, 1);
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
         // The old pod ready, the surge pod of the new template not scheduled.
-        api.expect("PATCH", DEPLOYMENT, 200, |body| {
-            let mut d = body.clone();
-            d["metadata"]["generation"] = json!(2);
-            d["status"] = json!({"observedGeneration": 2, "replicas": 2,
-                "updatedReplicas": 1, "readyReplicas": 1});
-            d
-        })
+        api.expect_unordered(vec![
+            req("PATCH", DEPLOYMENT, 200, |body| {
+                let mut d = body.clone();
+                d["metadata"]["generation"] = json!(2);
+                d["status"] = json!({"observedGeneration": 2, "replicas": 2,
+                    "updatedReplicas": 1, "readyReplicas": 1});
+                d
+            }),
+            req("PATCH", SERVICE, 200, echo),
+            req("GET", "/apis", 200, api_groups(&[])),
+            req("DELETE", HPA, 404, not_found),
+            req("DELETE", PDB, 404, not_found),
+            req("DELETE", DASHBOARD, 404, not_found),
+        ])
         .await;
-        api.expect("PATCH", SERVICE, 200, echo).await;
-        api.expect("GET", "/apis", 200, api_groups(&[])).await;
-        api.expect("DELETE", HPA, 404, not_found).await;
-        api.expect("DELETE", PDB, 404, not_found).await;
-        api.expect("DELETE", DASHBOARD, 404, not_found).await;
         api.expect_unschedulable_pod_explained(&stored).await;
         api
     })
@@ -512,7 +599,9 @@ fn remote_dashboard_service() -> WhisperService {
 }
 
 /// This service's dashboard copies anywhere in the cluster, as a metadata list.
-fn dashboard_copies(namespaces: &'static [&'static str]) -> impl FnOnce(&Value) -> Value {
+fn dashboard_copies(
+    namespaces: &'static [&'static str],
+) -> impl FnOnce(&Value) -> Value + Send + 'static {
     move |_| {
         let items: Vec<Value> = namespaces
             .iter()
@@ -531,18 +620,24 @@ async fn a_remote_dashboard_gets_the_finalizer_and_old_copies_are_searched_once_
     let mut ws = remote_dashboard_service();
     let stored = ws.clone();
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
-        api.expect_workload(1).await;
-        // The finalizer goes on before the dashboard lands where garbage collection cannot go.
-        let patch = api
-            .expect("PATCH", WS_PATH, 200, with_status(&stored))
-            .await;
+        api.expect_workload(
+            1,
+            vec![
+                req("PATCH", WS_PATH, 200, with_status(&stored)),
+                req("PATCH", REMOTE_DASHBOARD, 200, echo),
+                req("DELETE", DASHBOARD, 404, not_found),
+            ],
+        )
+        .await;
         assert_eq!(
-            patch["metadata"]["finalizers"],
+            api.last_sent("PATCH", WS_PATH)["metadata"]["finalizers"],
             json!(["whisper-operator.io/dashboard"])
         );
-        let cm = api.expect("PATCH", REMOTE_DASHBOARD, 200, echo).await;
+        let cm = api.last_sent("PATCH", REMOTE_DASHBOARD);
         assert!(cm["metadata"]["ownerReferences"].is_null());
-        api.expect("DELETE", DASHBOARD, 404, not_found).await;
+        // The finalizer goes on before the dashboard lands where garbage collection cannot go.
+        let at = |key: String| api.sent.iter().position(|(k, _)| *k == key);
+        assert!(at(format!("PATCH {WS_PATH}")) < at(format!("PATCH {REMOTE_DASHBOARD}")));
         api.expect_status(&stored).await;
         api.expect_event("Normal", "AllReplicasReady").await;
         api
@@ -555,20 +650,23 @@ async fn a_remote_dashboard_gets_the_finalizer_and_old_copies_are_searched_once_
     ws.status = Some(serde_json::from_value(written).expect("status"));
     ws.metadata.finalizers = Some(vec!["whisper-operator.io/dashboard".into()]);
     let applies = |mut api: ApiServer, search: Option<&'static [&'static str]>| async move {
-        api.expect_workload_again(1).await;
+        // The remote dashboard is current: not sent again.
+        let mut dashboard = vec![req("DELETE", DASHBOARD, 404, not_found)];
         if let Some(found) = search {
-            api.expect("GET", "/api/v1/configmaps", 200, dashboard_copies(found))
-                .await;
-            api.expect(
+            dashboard.push(req(
+                "GET",
+                "/api/v1/configmaps",
+                200,
+                dashboard_copies(found),
+            ));
+            dashboard.push(req(
                 "DELETE",
                 "/api/v1/namespaces/old/configmaps/ns-svc-dashboard",
                 200,
                 |_| json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
-            )
-            .await;
+            ));
         }
-        // The remote dashboard is current: not sent again.
-        api.expect("DELETE", DASHBOARD, 404, not_found).await;
+        api.expect_workload_again(1, dashboard).await;
         api
     };
     let (result, api) = run(&ctx, api, &ws, |api| {
@@ -663,18 +761,20 @@ async fn in_flight_autoscaling_is_a_scaled_object_where_keda_is_served() {
     let ws = in_flight_service();
     let stored = ws.clone();
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
-        api.expect("PATCH", DEPLOYMENT, 200, deployment_with(1))
-            .await;
-        api.expect("PATCH", SERVICE, 200, echo).await;
-        api.expect("GET", "/apis", 200, api_groups(&[KEDA])).await;
-        api.expect("GET", "/apis/keda.sh/v1alpha1", 200, keda_resources)
-            .await;
-        api.expect("DELETE", HPA, 404, not_found).await;
-        let so = api.expect("PATCH", SCALED_OBJECT, 200, echo).await;
+        api.expect_unordered(vec![
+            req("PATCH", DEPLOYMENT, 200, deployment_with(1)),
+            req("PATCH", SERVICE, 200, echo),
+            req("GET", "/apis", 200, api_groups(&[KEDA])),
+            req("GET", "/apis/keda.sh/v1alpha1", 200, keda_resources),
+            req("DELETE", HPA, 404, not_found),
+            req("PATCH", SCALED_OBJECT, 200, echo),
+            req("DELETE", PDB, 404, not_found),
+            req("DELETE", DASHBOARD, 404, not_found),
+        ])
+        .await;
+        let so = api.last_sent("PATCH", SCALED_OBJECT);
         assert_eq!(so["spec"]["scaleTargetRef"]["kind"], "WhisperService");
         assert_eq!(so["spec"]["triggers"][0]["type"], "prometheus");
-        api.expect("DELETE", PDB, 404, not_found).await;
-        api.expect("DELETE", DASHBOARD, 404, not_found).await;
         let status = api.expect_status(&stored).await;
         let autoscaling = condition(&status, "AutoscalingReady");
         assert_eq!(
@@ -695,17 +795,20 @@ async fn in_flight_autoscaling_falls_back_to_cpu_and_says_so_where_keda_is_not_s
     let ws = in_flight_service();
     let stored = ws.clone();
     let (result, api) = run(&ctx, api, &ws, |mut api| async move {
-        api.expect("PATCH", DEPLOYMENT, 200, deployment_with(1))
-            .await;
-        api.expect("PATCH", SERVICE, 200, echo).await;
-        api.expect("GET", "/apis", 200, api_groups(&[])).await;
-        let hpa = api.expect("PATCH", HPA, 200, echo).await;
+        api.expect_unordered(vec![
+            req("PATCH", DEPLOYMENT, 200, deployment_with(1)),
+            req("PATCH", SERVICE, 200, echo),
+            req("GET", "/apis", 200, api_groups(&[])),
+            req("PATCH", HPA, 200, echo),
+            req("DELETE", PDB, 404, not_found),
+            req("DELETE", DASHBOARD, 404, not_found),
+        ])
+        .await;
+        let hpa = api.last_sent("PATCH", HPA);
         assert_eq!(
             hpa["spec"]["metrics"][0]["resource"]["name"], "cpu",
             "{hpa}"
         );
-        api.expect("DELETE", PDB, 404, not_found).await;
-        api.expect("DELETE", DASHBOARD, 404, not_found).await;
         let status = api.expect_status(&stored).await;
         let autoscaling = condition(&status, "AutoscalingReady");
         assert_eq!(

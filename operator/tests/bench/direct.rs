@@ -2,6 +2,8 @@
 //! to the API server by a plain client with the operator's parallelism. What is left between it
 //! and the operator is the operator's own cost (its watches, reconciles and status writes).
 
+use std::fmt::Debug;
+
 use futures::{StreamExt, stream};
 use k8s_openapi::api::{
     apps::v1::Deployment,
@@ -12,6 +14,7 @@ use kube::{
     api::{DynamicObject, Patch, PatchParams},
     core::{ApiResource, GroupVersionKind},
 };
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use whisper_crds::{WhisperService, WhisperServiceSpec};
 use whisper_operator::{
@@ -54,7 +57,7 @@ fn monitoring(kind: &str) -> ApiResource {
 }
 
 /// Applies every child of every entry of `all`, `parallel` services at a time, each service's
-/// children in the operator's order.
+/// children concurrently as the operator does (ServiceMonitor, then PrometheusRule).
 pub async fn apply_all(
     client: &Client,
     namespace: &str,
@@ -88,36 +91,52 @@ async fn apply_one(
         service_monitor,
         prometheus_rule,
     } = children;
-    let check = |what: &str, result: Result<(), kube::Error>| {
-        if let Err(e) = result {
-            panic!("apply {what} {name}: {e}")
+    let config_map = async {
+        if let Some(cm) = &dashboard.config_map {
+            let cm_name = cm.metadata.name.as_deref().expect("dashboard name");
+            let api = Api::<ConfigMap>::namespaced(client.clone(), ns);
+            put("ConfigMap", api, cm_name, params, cm).await;
         }
     };
-    let applied = Api::<Deployment>::namespaced(client.clone(), ns)
-        .patch(name, params, &Patch::Apply(&deployment))
-        .await;
-    check("Deployment", applied.map(drop));
-    let applied = Api::<Service>::namespaced(client.clone(), ns)
-        .patch(name, params, &Patch::Apply(&service))
-        .await;
-    check("Service", applied.map(drop));
-    if let Some(cm) = dashboard.config_map {
-        let cm_name = cm.metadata.name.clone().expect("dashboard name");
-        let applied = Api::<ConfigMap>::namespaced(client.clone(), ns)
-            .patch(&cm_name, params, &Patch::Apply(&cm))
-            .await;
-        check("ConfigMap", applied.map(drop));
-    }
-    for (kind, json) in [
-        ("ServiceMonitor", service_monitor),
-        ("PrometheusRule", prometheus_rule),
-    ] {
-        if let Some(json) = json {
-            let applied =
-                Api::<DynamicObject>::namespaced_with(client.clone(), ns, &monitoring(kind))
-                    .patch(name, params, &Patch::Apply(&json))
-                    .await;
-            check(kind, applied.map(drop));
+    let monitors = async {
+        for (kind, json) in [
+            ("ServiceMonitor", service_monitor),
+            ("PrometheusRule", prometheus_rule),
+        ] {
+            if let Some(json) = json {
+                let api =
+                    Api::<DynamicObject>::namespaced_with(client.clone(), ns, &monitoring(kind));
+                put(kind, api, name, params, &json).await;
+            }
         }
+    };
+    futures::join!(
+        put(
+            "Deployment",
+            Api::<Deployment>::namespaced(client.clone(), ns),
+            name,
+            params,
+            &deployment
+        ),
+        put(
+            "Service",
+            Api::<Service>::namespaced(client.clone(), ns),
+            name,
+            params,
+            &service
+        ),
+        config_map,
+        monitors,
+    );
+}
+
+/// Server-side applies `obj`, a `kind` named `name`; panics if that fails.
+async fn put<K, P>(kind: &str, api: Api<K>, name: &str, params: &PatchParams, obj: &P)
+where
+    K: Clone + DeserializeOwned + Debug,
+    P: Serialize + Debug,
+{
+    if let Err(e) = api.patch(name, params, &Patch::Apply(obj)).await {
+        panic!("apply {kind} {name}: {e}");
     }
 }
