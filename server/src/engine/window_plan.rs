@@ -16,9 +16,9 @@ const RATE: usize = WHISPER_SAMPLE_RATE as usize;
 pub const MAX_WINDOW_SAMPLES: usize = 30 * RATE;
 /// Window length to aim for when windows decode with a fitted audio context: the encoder's
 /// cost grows faster than its context (attention is quadratic in it) and the decoder's cross
-/// attention reads all of it, so shorter windows cost less per second of audio. On the 121 s
-/// benchmark clip, 2 states: 10 s windows 2.89 s, 12 s 3.14 s, 20 s 3.28 s (medians of 6);
-/// the long-recording test's WER was no worse at any of them (docs/benchmarks.md).
+/// attention reads all of it, so shorter windows cost less per second of audio; 10 s beat 12 s
+/// and 20 s on the long benchmark clip at no cost in WER (docs/benchmarks.md, "Windows of about
+/// 10 s").
 pub const FITTED_TARGET_SAMPLES: usize = 10 * RATE;
 /// How far a cut may move from its balanced position to find a pause.
 const SEARCH_SAMPLES: usize = 4 * RATE;
