@@ -56,20 +56,22 @@ fn monitoring(kind: &str) -> ApiResource {
     ApiResource::from_gvk(&GroupVersionKind::gvk("monitoring.coreos.com", "v1", kind))
 }
 
+/// One service's children, with the namespace and name they go under.
+pub struct ServiceChildren {
+    pub namespace: String,
+    pub name: String,
+    pub children: Children,
+}
+
 /// Applies every child of every entry of `all`, `parallel` services at a time, each service's
 /// children concurrently as the operator does (ServiceMonitor, then PrometheusRule).
-pub async fn apply_all(
-    client: &Client,
-    namespace: &str,
-    all: Vec<(String, Children)>,
-    parallel: usize,
-) {
+pub async fn apply_all(client: &Client, all: Vec<ServiceChildren>, parallel: usize) {
     let params = PatchParams::apply(MANAGER).force();
     stream::iter(all)
-        .for_each_concurrent(parallel, |(name, children)| {
+        .for_each_concurrent(parallel, |one| {
             let params = params.clone();
             async move {
-                apply_one(client, namespace, &name, children, &params).await;
+                apply_one(client, &one.namespace, &one.name, one.children, &params).await;
             }
         })
         .await;
