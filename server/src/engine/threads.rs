@@ -157,12 +157,20 @@ impl ThreadBudget {
         self.budget
     }
 
-    /// Threads a request starting now should get, before counting other requests.
-    pub fn wanted(&self) -> usize {
-        match &self.load {
-            Some(load) => wanted_threads(self.budget, load.host_cpus(), load.foreign_cores()),
-            None => self.budget,
-        }
+    /// Threads a request starting now should get, before counting other requests. Sensing the
+    /// load reads /proc several times over about a millisecond, so it runs on the blocking
+    /// pool: on a runtime worker it would stall every connection that worker serves.
+    pub async fn wanted(&self) -> usize {
+        let Some(load) = self.load.clone() else {
+            return self.budget;
+        };
+        let budget = self.budget;
+        tokio::task::spawn_blocking(move || {
+            wanted_threads(budget, load.host_cpus(), load.foreign_cores())
+        })
+        .await
+        // Only a runtime shutting down cancels it; the request is then going nowhere anyway.
+        .unwrap_or(budget)
     }
 
     /// Waits for one thread, then takes up to `wanted()` of those free now, within its
@@ -180,7 +188,7 @@ impl ThreadBudget {
             }
         };
         let requests = found.max(self.requests.load(Ordering::Acquire));
-        let wanted = fair_share(self.wanted(), self.budget, requests);
+        let wanted = fair_share(self.wanted().await, self.budget, requests);
         while permit.num_permits() < wanted {
             match self.permits.clone().try_acquire_owned() {
                 Ok(more) => permit.merge(more),
