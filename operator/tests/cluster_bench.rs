@@ -251,7 +251,8 @@ async fn operator(client: &kube::Client, namespaces: &[String], n: usize) -> Ope
     let started = Instant::now();
     stream::iter(0..n)
         .for_each_concurrent(PARALLEL, |i| {
-            let api = apis[i % apis.len()].clone();
+            let api: Api<WhisperService> =
+                Api::namespaced(client.clone(), namespace_of(i, namespaces));
             async move {
                 let ws = WhisperService::new(&format!("b{i}"), spec());
                 api.create(&PostParams::default(), &ws)
