@@ -147,7 +147,9 @@ pub struct ServeArgs {
     pub fit_audio_context: bool,
     /// Weight type inference runs with: q8_0 quantises an f16 model file's matrices while it
     /// loads (ggml's quantiser; on this project's benchmark 0.86-0.90x the time of f16 with the
-    /// same corpus WER); f16 runs the file as it is. Already quantised files always run as they are.
+    /// same corpus WER); q4_0 likewise into 4-bit blocks (faster, and less accurate on long
+    /// recordings: docs/benchmarks.md, run Y); f16 runs the file as it is. Already quantised
+    /// files always run as they are.
     #[arg(long, env = "WHISPER_WEIGHTS", value_enum, default_value_t = Weights::default_for_serving())]
     pub weights: Weights,
     /// whisper.cpp's flash attention kernels (fused attention: fewer, larger GPU kernels). Off

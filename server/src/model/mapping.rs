@@ -37,12 +37,16 @@ pub enum Element {
     F16,
     /// ggml's q8_0 blocks (`quantize`).
     Q8_0,
+    /// ggml's q4_0 blocks: 32 weights in 4 bits and an f16 scale.
+    Q4_0,
 }
 
 /// ggml's q8_0 block: 32 weights.
 pub(super) const Q8_0_BLOCK: usize = 32;
 /// Bytes per q8_0 block: an f16 scale and 32 i8.
 pub(super) const Q8_0_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK;
+/// Bytes per q4_0 block: an f16 scale and 32 nibbles.
+const Q4_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK / 2;
 
 impl Element {
     /// The `ggml_type` number a model file stores for this element type.
@@ -51,10 +55,11 @@ impl Element {
             Self::F32 => 0,
             Self::F16 => 1,
             Self::Q8_0 => 8,
+            Self::Q4_0 => 2,
         }
     }
 
-    /// Bytes of `elements` values of this type (q8_0: whole blocks of 32).
+    /// Bytes of `elements` values of this type (quantised types: whole blocks of 32).
     pub fn bytes_for(self, elements: usize) -> usize {
         match self {
             Self::F32 => elements.saturating_mul(4),
@@ -62,6 +67,7 @@ impl Element {
             Self::Q8_0 => elements
                 .div_ceil(Q8_0_BLOCK)
                 .saturating_mul(Q8_0_BLOCK_BYTES),
+            Self::Q4_0 => elements.div_ceil(Q8_0_BLOCK).saturating_mul(Q4_BLOCK_BYTES),
         }
     }
 }

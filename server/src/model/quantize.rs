@@ -21,13 +21,19 @@ pub enum Weights {
     /// 8-bit blocks of 32 with one f16 scale each: about half the bytes of f16.
     #[value(name = "q8_0")]
     Q8_0,
+    /// 4-bit blocks of 32 with one f16 scale each. ggml repacks them for its 8x8 integer
+    /// matrix kernels on AVX2 CPUs.
+    #[value(name = "q4_0")]
+    Q4_0,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum QuantizeError {
     #[error("tensor {name:?}: shape {shape:?} holds no weights")]
     Empty { name: String, shape: Vec<usize> },
-    #[error("tensor {name:?}: rows of {row} weights are not a whole number of q8_0 blocks of 32")]
+    #[error(
+        "tensor {name:?}: rows of {row} weights are not a whole number of quantised blocks of 32"
+    )]
     RowNotBlockAligned { name: String, row: usize },
     #[error("tensor {name:?}: {bytes} bytes are not the f16 data of shape {shape:?}")]
     DataSize {
@@ -60,19 +66,34 @@ impl Weights {
         match self {
             Self::F16 => 1,
             Self::Q8_0 => 2 * 1000 + 7,
+            Self::Q4_0 => 2 * 1000 + 2,
+        }
+    }
+
+    /// The element type its matrices are stored as, and ggml's number for it.
+    fn quantised(self) -> Option<(Element, sys::ggml_type)> {
+        match self {
+            Self::F16 => None,
+            Self::Q8_0 => Some((Element::Q8_0, sys::ggml_type_GGML_TYPE_Q8_0)),
+            Self::Q4_0 => Some((Element::Q4_0, sys::ggml_type_GGML_TYPE_Q4_0)),
         }
     }
 
     /// `tensor` as this weight type wants it: quantised when it is a 2-D f16 matrix.
     pub fn apply<'a>(self, tensor: Tensor<'a>) -> Result<Tensor<'a>, QuantizeError> {
-        match self {
-            Self::Q8_0 if tensor.shape.len() == 2 && tensor.element == Element::F16 => q8_0(tensor),
+        match self.quantised() {
+            Some(target) if tensor.shape.len() == 2 && tensor.element == Element::F16 => {
+                quantise(tensor, target)
+            }
             _ => Ok(tensor),
         }
     }
 }
 
-fn q8_0(tensor: Tensor<'_>) -> Result<Tensor<'static>, QuantizeError> {
+fn quantise(
+    tensor: Tensor<'_>,
+    (element, ggml_type): (Element, sys::ggml_type),
+) -> Result<Tensor<'static>, QuantizeError> {
     let (rows, row) = (tensor.shape[0], tensor.shape[1]);
     // ggml divides by the row length.
     if rows == 0 || row == 0 {
@@ -96,13 +117,13 @@ fn q8_0(tensor: Tensor<'_>) -> Result<Tensor<'static>, QuantizeError> {
             shape: tensor.shape,
         });
     };
-    let expected = Element::Q8_0.bytes_for(rows * row);
+    let expected = element.bytes_for(rows * row);
     let mut out = vec![0u8; expected];
-    // SAFETY: `weights` holds rows * row f32s and `out` the q8_0 size of as many; q8_0 needs
-    // no importance matrix, so null is allowed.
+    // SAFETY: `weights` holds rows * row f32s and `out` the quantised size of as many; these
+    // block types need no importance matrix, so null is allowed.
     let written = unsafe {
         sys::ggml_quantize_chunk(
-            sys::ggml_type_GGML_TYPE_Q8_0,
+            ggml_type,
             weights.as_ptr(),
             out.as_mut_ptr().cast(),
             0,
@@ -121,7 +142,7 @@ fn q8_0(tensor: Tensor<'_>) -> Result<Tensor<'static>, QuantizeError> {
     Ok(Tensor {
         name: tensor.name,
         shape: tensor.shape,
-        element: Element::Q8_0,
+        element,
         data: Cow::Owned(out),
     })
 }
@@ -146,7 +167,7 @@ mod tests {
     }
 
     /// Decodes q8_0 blocks back to f32 (scale times each i8).
-    fn dequantize(data: &[u8]) -> Vec<f32> {
+    fn dequantize_q8_0(data: &[u8]) -> Vec<f32> {
         data.chunks_exact(Q8_0_BLOCK_BYTES)
             .flat_map(|block| {
                 let scale = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
@@ -155,17 +176,55 @@ mod tests {
             .collect()
     }
 
+    /// Decodes q4_0 blocks back to f32: an f16 scale, then 16 bytes whose low nibbles are the
+    /// block's first 16 weights and high nibbles its last 16, each stored plus 8.
+    fn dequantize_q4_0(data: &[u8]) -> Vec<f32> {
+        data.chunks_exact(2 + Q8_0_BLOCK / 2)
+            .flat_map(|block| {
+                let scale = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+                let nibbles = &block[2..];
+                let low = nibbles.iter().map(|&b| b & 0x0f);
+                let high = nibbles.iter().map(|&b| b >> 4);
+                low.chain(high)
+                    .map(move |q| (f32::from(q) - 8.0) * scale)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     #[test]
-    fn matrices_become_q8_0_within_one_step_of_their_scale() {
+    fn matrices_become_blocks_within_one_step_of_their_scale() {
         let values: Vec<f32> = (0..2 * 64).map(|i| ((i as f32) * 0.37).sin()).collect();
-        let q = Weights::Q8_0
-            .apply(f16_tensor(vec![2, 64], &values))
-            .expect("aligned rows");
-        assert_eq!(q.element, Element::Q8_0);
-        assert_eq!(q.data.len(), 4 * Q8_0_BLOCK_BYTES);
-        for (got, want) in dequantize(&q.data).iter().zip(&values) {
-            // A block's scale is its largest magnitude over 127.
-            assert!((got - want).abs() <= 1.0 / 127.0 + 1e-3, "{got} vs {want}");
+        type Dequantize = fn(&[u8]) -> Vec<f32>;
+        // A block's scale is its largest magnitude over 127 (q8_0) or over 8 (q4_0).
+        let cases: [(Weights, Element, usize, Dequantize, f32); 2] = [
+            (
+                Weights::Q8_0,
+                Element::Q8_0,
+                Q8_0_BLOCK_BYTES,
+                dequantize_q8_0,
+                127.0,
+            ),
+            (
+                Weights::Q4_0,
+                Element::Q4_0,
+                2 + Q8_0_BLOCK / 2,
+                dequantize_q4_0,
+                8.0,
+            ),
+        ];
+        for (weights, element, block_bytes, dequantize, steps) in cases {
+            let q = weights
+                .apply(f16_tensor(vec![2, 64], &values))
+                .expect("aligned rows");
+            assert_eq!(q.element, element);
+            assert_eq!(q.data.len(), 4 * block_bytes, "{weights:?}");
+            for (got, want) in dequantize(&q.data).iter().zip(&values) {
+                assert!(
+                    (got - want).abs() <= 1.0 / steps + 1e-3,
+                    "{weights:?}: {got} vs {want}"
+                );
+            }
         }
     }
 

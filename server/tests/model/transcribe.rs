@@ -71,6 +71,13 @@ fn imported_tiny_en_q8_0_transcribes_flite_speech() {
     assert_eq!(import_and_transcribe(Weights::Q8_0), EXPECTED);
 }
 
+/// The same with q4_0 (`--weights q4_0`): ggml repacks these blocks for its integer matrix
+/// kernels while whisper.cpp loads them, and the words are still the same.
+#[test]
+fn imported_tiny_en_q4_0_transcribes_flite_speech() {
+    assert_eq!(import_and_transcribe(Weights::Q4_0), EXPECTED);
+}
+
 /// The server's load-time quantisation (`--weights q8_0`, its default) of the f16 import gives
 /// the q8_0 import byte for byte, so it runs exactly the weights the test above hears; files
 /// that are already q8_0 load as they are.
@@ -99,6 +106,7 @@ fn import_and_transcribe(weights: Weights) -> String {
     let expected_bytes = match weights {
         Weights::F16 => 77_704_698,
         Weights::Q8_0 => 43_550_778,
+        Weights::Q4_0 => 25_335_354,
     };
     assert_eq!(summary.bytes, expected_bytes, "{weights:?}");
     let samples = speech(dir.path());
