@@ -38,12 +38,16 @@ class Variant:
 # "sequential windows" turns off decoding a clip over 30 s in windows on several whisper states
 # at once; "full context" turns off the fitted audio context of short clips; "beam 5" asks for
 # beam search; "f16" runs the model file's f16 matrices as they are (the server quantises them
-# to q8_0 while loading by default).
+# to q8_0 while loading by default); "q4_0" quantises them to 4-bit blocks instead; "windows from
+# 30" decodes clips of 15-30 s in one window, as the server did before it cut them into windows.
+ALL_CLIPS = ("short", "medium", "long", "three-sentences", "eight-sentences", "long-2")
 SERVER_VARIANTS = {
     "sequential-windows": Variant(("long",), args=("--parallel-windows", "false")),
     "full-context": Variant(("short", "medium"), args=("--fit-audio-context", "false")),
     "beam-5": Variant(("short", "medium"), fields=(("beam_size", "5"),)),
     "f16": Variant(("short", "medium", "long"), args=("--weights", "f16")),
+    "q4_0": Variant(ALL_CLIPS, args=("--weights", "q4_0")),
+    "windows-from-30": Variant(("eight-sentences",), args=("--windows-from-seconds", "30")),
 }
 
 

@@ -135,6 +135,12 @@ pub struct ServeArgs {
         action = clap::ArgAction::Set
     )]
     pub parallel_windows: bool,
+    /// With parallel windows and fitted contexts on, audio longer than this many seconds (at
+    /// most 30) is cut in two at a pause, as longer audio is cut into windows, so it
+    /// decodes on two single-threaded states: two windows cost less than one fitted
+    /// window twice their length, and do not stall beside a busy process.
+    #[arg(long, env = "WHISPER_WINDOWS_FROM_SECONDS", default_value_t = 15.0, value_parser = window_threshold_seconds)]
+    pub windows_from_seconds: f64,
     /// Decode a clip under about 20 s first with the encoder's context cut to the clip plus
     /// 2.56 s (several times less encoder work), keeping the result unless it shows that lever's
     /// failure modes (repeats, garbage, low confidence); otherwise decode it again in full.
@@ -236,6 +242,14 @@ fn positive_seconds(value: &str) -> Result<f64, String> {
     }
 }
 
+/// `--windows-from-seconds`: 0 to 30 (whisper's window; longer audio is always cut).
+fn window_threshold_seconds(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(seconds) if (0.0..=30.0).contains(&seconds) => Ok(seconds),
+        _ => Err(format!("'{value}' is not a number of seconds from 0 to 30")),
+    }
+}
+
 fn silero_version(text: &str) -> Result<[usize; 3], String> {
     crate::model::parse_silero_version(text)
         .ok_or_else(|| format!("'{text}' is not a version such as 6.2.0"))
@@ -260,6 +274,22 @@ mod tests {
                 continue;
             }
             assert!(arg.get_env().is_some(), "flag --{id} has no env var");
+        }
+    }
+
+    #[test]
+    fn a_window_threshold_outside_whispers_window_is_refused() {
+        for bad in ["-1", "31", "NaN", "inf", "fifteen"] {
+            let flag = format!("--windows-from-seconds={bad}");
+            let error = Cli::try_parse_from(["whisper-server", flag.as_str()])
+                .expect_err(bad)
+                .to_string();
+            assert!(error.contains("from 0 to 30"), "{bad}: {error}");
+        }
+        for good in ["0", "15", "30"] {
+            assert!(
+                Cli::try_parse_from(["whisper-server", "--windows-from-seconds", good]).is_ok()
+            );
         }
     }
 }

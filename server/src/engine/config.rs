@@ -18,6 +18,8 @@ pub struct EngineConfig {
     pub adapt_to_load: bool,
     /// Decode audio over 30 s as windows on several states at once (`parallel_windows`).
     pub parallel_windows: bool,
+    /// Audio longer than this many samples is cut into windows (at most 30 s).
+    pub windows_from_samples: usize,
     /// Try short clips with the encoder's context fitted to them first (`fitted`).
     pub fit_audio_context: bool,
     /// Weight type to run an f16 model file with (`model::requantize`).

@@ -113,6 +113,7 @@ impl Engine {
             .set(scheduler.threads().budget() as i64);
         let windows = WindowPolicy {
             parallel: config.parallel_windows,
+            from_samples: config.windows_from_samples,
             fitted: config.fit_audio_context,
             max_workers: scheduler.max_workers(),
         };

@@ -1,7 +1,8 @@
 //! How many windows a request's audio is cut into, and where: audio longer than whisper's 30 s
 //! window is cut so the pieces can be decoded independently (and so in parallel,
-//! `parallel_windows`): as few windows as whisper itself needs, balanced in length, each cut
-//! moved to the quietest moment near its balanced position so no word is split.
+//! `parallel_windows`), in windows of about 10 s; with fitted contexts, audio over about 15 s
+//! is cut in two. Windows are balanced in length, each cut moved to the quietest moment near
+//! its balanced position so no word is split.
 //!
 //! A request's plan is computed once (`WindowPolicy::plan`) and carried: staffing asks for as
 //! many workers as it has windows, and decoding cuts exactly those windows.
@@ -14,12 +15,16 @@ use crate::audio::WHISPER_SAMPLE_RATE;
 const RATE: usize = WHISPER_SAMPLE_RATE as usize;
 /// whisper's encoder sees 30 s at a time.
 pub const MAX_WINDOW_SAMPLES: usize = 30 * RATE;
-/// Window length to aim for when windows decode with a fitted audio context: the encoder's
+/// Window length to aim for when windows of audio over 30 s decode with a fitted audio context: the encoder's
 /// cost grows faster than its context (attention is quadratic in it) and the decoder's cross
 /// attention reads all of it, so shorter windows cost less per second of audio; 10 s beat 12 s
 /// and 20 s on the long benchmark clip at no cost in WER (docs/benchmarks.md, "Windows of about
 /// 10 s").
 pub const FITTED_TARGET_SAMPLES: usize = 10 * RATE;
+/// Windows for audio that whisper sees at once but that is cut all the same (`WindowPolicy::
+/// from_samples`): two, each at least half the threshold long; shorter windows cost more in
+/// accuracy than they save (docs/benchmarks.md, run Y).
+const SHORT_AUDIO_WINDOWS: usize = 2;
 /// How far a cut may move from its balanced position to find a pause.
 const SEARCH_SAMPLES: usize = 4 * RATE;
 /// Energy is summed per 20 ms frame.
@@ -41,6 +46,8 @@ pub struct WindowPolicy {
     pub fitted: bool,
     /// The most workers one request can decode on (`Scheduler::max_workers`).
     pub max_workers: usize,
+    /// Fitted audio longer than this is cut in two, even under 30 s.
+    pub from_samples: usize,
 }
 
 /// How one request's audio is cut.
@@ -62,8 +69,14 @@ impl WindowPolicy {
         }
     }
 
-    /// The plan for `samples` of audio: one window (one whisper.cpp call) for audio whisper
-    /// sees at once, with parallel windows off, or when no request can hold two workers and
+    /// Whether `samples` of audio decode whole: audio whisper sees at once, unless fitted
+    /// contexts are on and it is longer than `from_samples`.
+    fn short(&self, samples: usize) -> bool {
+        count(samples) == 1 && !(self.fitted && samples > self.from_samples)
+    }
+
+    /// The plan for `samples` of audio: one window (one whisper.cpp call) for short audio
+    /// (`short`), with parallel windows off, or when no request can hold two workers and
     /// nothing is fitted (whisper.cpp's own 30 s windows then run the full context anyway, and
     /// pass each window's text to the next as a prompt). Otherwise the count is a multiple of
     /// the most workers a request can decode on, whatever this one will hold: the same audio
@@ -72,8 +85,10 @@ impl WindowPolicy {
     pub fn plan(&self, samples: usize) -> WindowPlan {
         let (target, max_window) = self.lengths();
         let whisper_cpp_windows = !self.fitted && self.max_workers <= 1;
-        let windows = if !self.parallel || count(samples) == 1 || whisper_cpp_windows {
+        let windows = if !self.parallel || self.short(samples) || whisper_cpp_windows {
             1
+        } else if count(samples) == 1 {
+            SHORT_AUDIO_WINDOWS
         } else {
             count_for_workers(samples, self.max_workers, target)
         };
@@ -357,7 +372,49 @@ mod tests {
             parallel,
             fitted,
             max_workers: 2,
+            from_samples: MAX_WINDOW_SAMPLES,
         }
+    }
+
+    #[test]
+    fn fitted_audio_past_the_threshold_is_cut_in_windows_even_under_30_s() {
+        let from_15 = WindowPolicy {
+            from_samples: 15 * RATE,
+            ..policy(true, true)
+        };
+        assert!(
+            from_15.plan(15 * RATE).one_call(),
+            "at the threshold: whole"
+        );
+        let plan = from_15.plan(19 * RATE + RATE / 2);
+        assert_eq!(plan.windows(), 2, "19.5 s: two windows of about 10 s");
+        assert_eq!(from_15.plan(29 * RATE).windows(), 2, "two up to 30 s");
+        let four_workers = WindowPolicy {
+            max_workers: 4,
+            ..from_15
+        };
+        assert_eq!(
+            four_workers.plan(29 * RATE).windows(),
+            2,
+            "whatever the workers"
+        );
+        // Full contexts cost a whole encoder pass a window: short audio stays whole.
+        let full = WindowPolicy {
+            fitted: false,
+            ..from_15
+        };
+        assert!(full.plan(29 * RATE).one_call());
+        let off = WindowPolicy {
+            parallel: false,
+            ..from_15
+        };
+        assert!(off.plan(29 * RATE).one_call());
+        // The windows are cut inside the pause (0.5 s of silence around 9 s).
+        let pcm = tone_with_gaps(19.5, &[9.0]);
+        let cuts = plan.cuts(&pcm, &[]);
+        assert_covers(&cuts, pcm.len());
+        let cut = cuts[0].end as f64 / RATE as f64;
+        assert!((cut - 9.0).abs() < 0.25, "cut at {cut} s");
     }
 
     #[test]

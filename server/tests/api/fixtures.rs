@@ -159,7 +159,8 @@ fn generate(name: &str) -> PathBuf {
         "speech.ogg" => ffmpeg(&["-c:a", "libvorbis", "-f", "ogg"]),
         "speech.opus" => ffmpeg(&["-c:a", "libopus", "-f", "ogg"]),
         "speech.m4a" => ffmpeg(&["-c:a", "aac", "-f", "mp4"]),
-        // 27 s: one whisper window, in flight long enough to read gauges while it decodes.
+        // 27 s: one whisper window (two windows by default: --windows-from-seconds), in flight
+        // long enough to read gauges while it decodes.
         "half_minute.wav" => {
             let one = source("speech.wav");
             let mut args: Vec<&str> = std::iter::repeat_n(one.as_str(), 6).collect();

@@ -316,7 +316,8 @@ impl Server {
 /// the budget (whisper.cpp's spinning threads collapse when one lacks a core); with the
 /// adaptation off it gets the whole budget, which shows the check can fail. Long audio decodes
 /// its windows on single-threaded states, which do not stall each other, so it may also use the
-/// busy core: one thread per state, up to the budget.
+/// busy core: one thread per state, up to the budget, and so does a clip of 15-30 s, which is
+/// cut in two.
 #[tokio::test]
 async fn a_busy_core_elsewhere_costs_a_request_one_thread() {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
@@ -326,8 +327,23 @@ async fn a_busy_core_elsewhere_costs_a_request_one_thread() {
     }
     let budget = cpus.to_string();
     let _hog = CpuHog::start();
-    let adaptive = spawn(&["--threads", &budget]).await;
-    let fixed = spawn(&["--threads", &budget, "--adapt-threads-to-load", "false"]).await;
+    // Clips of 15-30 s are cut in two by default; from 30 s the 27 s clip is one window.
+    let one_window = ["--windows-from-seconds", "30"];
+    let adaptive = spawn(&[&["--threads", budget.as_str()][..], &one_window].concat()).await;
+    let fixed = spawn(
+        &[
+            &[
+                "--threads",
+                budget.as_str(),
+                "--adapt-threads-to-load",
+                "false",
+            ][..],
+            &one_window,
+        ]
+        .concat(),
+    )
+    .await;
+    let cut_in_two = spawn(&["--threads", &budget]).await;
     // The sampler needs a second or two to see the hog.
     adaptive
         .wait_until_at_least(
@@ -357,6 +373,20 @@ async fn a_busy_core_elsewhere_costs_a_request_one_thread() {
     assert_eq!(
         long, expected,
         "long audio beside a busy core: one thread per state at least"
+    );
+    cut_in_two
+        .wait_until_at_least(
+            "whisper_cpu_busy_elsewhere_cores",
+            0.7,
+            Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(
+        cut_in_two
+            .threads_of_a_request_for("half_minute.wav", 2.0)
+            .await,
+        2.0,
+        "a 27 s clip cut in two beside a busy core: a thread for each window's state"
     );
 }
 
