@@ -125,9 +125,10 @@ pub struct ServeArgs {
         action = clap::ArgAction::Set
     )]
     pub adapt_threads_to_load: bool,
-    /// Decode audio longer than 30 s as pause-aligned windows on several whisper states at
-    /// once (free slots, the request's threads shared between them) instead of one after the
-    /// other; windows do not see the previous window's text.
+    /// Decode audio longer than 30 s (and fitted audio past --windows-from-seconds) as
+    /// pause-aligned windows on several whisper states at once (free slots, the request's
+    /// threads shared between them) instead of one after the other; windows do not see the
+    /// previous window's text.
     #[arg(
         long,
         env = "WHISPER_PARALLEL_WINDOWS",

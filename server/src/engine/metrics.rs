@@ -98,7 +98,7 @@ impl EngineMetrics {
                 registry,
                 IntCounter::new(
                     names::PARALLEL_WINDOWS.name,
-                    "Windows of audio over 30 s decoded independently, cut at pauses: on several whisper states at once, or in a row on one thread.",
+                    "Windows of audio over 30 s (over 15 s with fitted contexts) decoded independently, cut at pauses: on several whisper states at once, or in a row on one thread.",
                 )?,
             )?,
             fitted_context: register(
