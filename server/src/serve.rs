@@ -43,8 +43,7 @@ pub fn engine_config(args: &ServeArgs, cpus: usize) -> EngineConfig {
         queue: args.queue as usize,
         adapt_to_load: args.adapt_threads_to_load,
         parallel_windows: args.parallel_windows,
-        windows_from_samples: (args.windows_from_seconds
-            * f64::from(crate::audio::WHISPER_SAMPLE_RATE)) as usize,
+        windows_from_samples: crate::audio::whisper_samples(args.windows_from_seconds),
         fit_audio_context: args.fit_audio_context,
         weights: args.weights,
         flash_attention: args.flash_attention,

@@ -19,6 +19,11 @@ pub fn whisper_seconds(samples: usize) -> f64 {
     samples as f64 / f64::from(WHISPER_SAMPLE_RATE)
 }
 
+/// The whisper input samples (16 kHz mono) nearest `seconds`; none before 0.
+pub fn whisper_samples(seconds: f64) -> usize {
+    (seconds.max(0.0) * f64::from(WHISPER_SAMPLE_RATE)).round() as usize
+}
+
 /// Decoded audio, channels interleaved.
 #[derive(Debug, Clone)]
 pub struct DecodedAudio {

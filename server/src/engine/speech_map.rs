@@ -6,7 +6,7 @@
 use std::ops::Range;
 
 use super::transcript::{Segment, Transcript, Word};
-use crate::audio::{WHISPER_SAMPLE_RATE, whisper_seconds};
+use crate::audio::{WHISPER_SAMPLE_RATE, whisper_samples, whisper_seconds};
 
 /// Silence put between two stretches of speech: 100 ms, as whisper.cpp's own VAD path leaves.
 pub const GAP_SAMPLES: usize = WHISPER_SAMPLE_RATE as usize / 10;
@@ -132,7 +132,7 @@ impl SpeechMap {
     /// The piece a packed time falls in, and how far into it (samples): a time in a gap falls
     /// past the end of the piece before the gap, or (for `recording_end`) before the next.
     fn locate(&self, packed_seconds: f64) -> (usize, usize) {
-        let sample = (packed_seconds.max(0.0) * f64::from(WHISPER_SAMPLE_RATE)).round() as usize;
+        let sample = whisper_samples(packed_seconds);
         let index = self
             .pieces
             .partition_point(|p| p.packed_start <= sample)

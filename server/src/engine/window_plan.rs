@@ -69,28 +69,25 @@ impl WindowPolicy {
         }
     }
 
-    /// Whether `samples` of audio decode whole: audio whisper sees at once, unless fitted
-    /// contexts are on and it is longer than `from_samples`.
-    fn short(&self, samples: usize) -> bool {
-        count(samples) == 1 && !(self.fitted && samples > self.from_samples)
-    }
-
-    /// The plan for `samples` of audio: one window (one whisper.cpp call) for short audio
-    /// (`short`), with parallel windows off, or when no request can hold two workers and
-    /// nothing is fitted (whisper.cpp's own 30 s windows then run the full context anyway, and
-    /// pass each window's text to the next as a prompt). Otherwise the count is a multiple of
+    /// The plan for `samples` of audio: one window (one whisper.cpp call) for audio whisper
+    /// sees at once (two for fitted audio past `from_samples`), with parallel windows off, or
+    /// when no request can hold two workers and nothing is fitted (whisper.cpp's own 30 s
+    /// windows then run the full context anyway, and pass each window's text to the next as a
+    /// prompt). Otherwise the count is a multiple of
     /// the most workers a request can decode on, whatever this one will hold: the same audio
     /// gets the same cuts (and so the same transcript) on a busy server as on an idle one, and
     /// a request on one worker runs the windows of the parallel plan in a row.
     pub fn plan(&self, samples: usize) -> WindowPlan {
         let (target, max_window) = self.lengths();
         let whisper_cpp_windows = !self.fitted && self.max_workers <= 1;
-        let windows = if !self.parallel || self.short(samples) || whisper_cpp_windows {
+        let windows = if !self.parallel || whisper_cpp_windows {
             1
-        } else if count(samples) == 1 {
+        } else if count(samples) > 1 {
+            count_for_workers(samples, self.max_workers, target)
+        } else if self.fitted && samples > self.from_samples {
             SHORT_AUDIO_WINDOWS
         } else {
-            count_for_workers(samples, self.max_workers, target)
+            1
         };
         WindowPlan {
             windows,

@@ -46,7 +46,7 @@ pub(super) const Q8_0_BLOCK: usize = 32;
 /// Bytes per q8_0 block: an f16 scale and 32 i8.
 pub(super) const Q8_0_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK;
 /// Bytes per q4_0 block: an f16 scale and 32 nibbles.
-const Q4_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK / 2;
+pub(super) const Q4_0_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK / 2;
 
 impl Element {
     /// The `ggml_type` number a model file stores for this element type.
@@ -67,7 +67,9 @@ impl Element {
             Self::Q8_0 => elements
                 .div_ceil(Q8_0_BLOCK)
                 .saturating_mul(Q8_0_BLOCK_BYTES),
-            Self::Q4_0 => elements.div_ceil(Q8_0_BLOCK).saturating_mul(Q4_BLOCK_BYTES),
+            Self::Q4_0 => elements
+                .div_ceil(Q8_0_BLOCK)
+                .saturating_mul(Q4_0_BLOCK_BYTES),
         }
     }
 }

@@ -149,7 +149,7 @@ fn quantise(
 
 #[cfg(test)]
 mod tests {
-    use super::super::mapping::Q8_0_BLOCK_BYTES;
+    use super::super::mapping::{Q4_0_BLOCK_BYTES, Q8_0_BLOCK_BYTES};
     use super::*;
 
     fn f16_tensor(shape: Vec<usize>, values: &[f32]) -> Tensor<'static> {
@@ -179,7 +179,7 @@ mod tests {
     /// Decodes q4_0 blocks back to f32: an f16 scale, then 16 bytes whose low nibbles are the
     /// block's first 16 weights and high nibbles its last 16, each stored plus 8.
     fn dequantize_q4_0(data: &[u8]) -> Vec<f32> {
-        data.chunks_exact(2 + Q8_0_BLOCK / 2)
+        data.chunks_exact(Q4_0_BLOCK_BYTES)
             .flat_map(|block| {
                 let scale = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
                 let nibbles = &block[2..];
@@ -208,7 +208,7 @@ mod tests {
             (
                 Weights::Q4_0,
                 Element::Q4_0,
-                2 + Q8_0_BLOCK / 2,
+                Q4_0_BLOCK_BYTES,
                 dequantize_q4_0,
                 8.0,
             ),
