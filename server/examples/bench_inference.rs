@@ -143,8 +143,6 @@ fn transcribe(
 }
 
 fn main() -> anyhow::Result<()> {
-    // The server's memory, so that its overhead over this baseline is HTTP alone.
-    whisper_server::malloc_huge_pages::enable_unless_configured();
     let args = Args::parse();
     if args.threads == 0 {
         bail!("--threads must be at least 1");

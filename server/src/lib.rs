@@ -16,7 +16,6 @@ pub mod error;
 pub mod format;
 pub mod logging;
 pub mod malloc_arenas;
-pub mod malloc_huge_pages;
 pub mod metrics;
 pub mod model;
 pub mod routes;

@@ -2,8 +2,6 @@ use clap::Parser;
 use whisper_server::config::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
-    // First of all: this either starts the process again or returns.
-    let huge_pages = whisper_server::malloc_huge_pages::enable_unless_configured();
     // Before any thread exists: threads that already hold an arena keep it.
     let arena_cap = whisper_server::malloc_arenas::cap_unless_configured();
     let cli = Cli::parse();
@@ -11,12 +9,6 @@ fn main() -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     if let Some(arenas) = arena_cap {
         tracing::debug!(arenas, "glibc malloc arenas capped");
-    }
-    match huge_pages {
-        whisper_server::malloc_huge_pages::Outcome::ExecFailed(error) => {
-            tracing::warn!(%error, "could not restart with glibc's huge-page tunable")
-        }
-        outcome => tracing::debug!(?outcome, "glibc malloc huge pages"),
     }
     whisper_rs::install_logging_hooks();
     match cli.command {

@@ -28,11 +28,6 @@ fn free_port() -> u16 {
 }
 
 async fn spawn(flags: &[&str]) -> Server {
-    spawn_with_env(flags, &[]).await
-}
-
-/// `spawn`, with these environment variables set (`Some`) or removed (`None`).
-async fn spawn_with_env(flags: &[&str], env: &[(&str, Option<&str>)]) -> Server {
     let port = free_port();
     // One thread unless the test says otherwise: the test servers share two CPUs with each
     // other and the build.
@@ -41,14 +36,7 @@ async fn spawn_with_env(flags: &[&str], env: &[(&str, Option<&str>)]) -> Server 
     } else {
         &["--threads", "1"]
     };
-    let mut command = Command::new(env!("CARGO_BIN_EXE_whisper-server"));
-    for (name, value) in env {
-        match value {
-            Some(value) => command.env(name, value),
-            None => command.env_remove(name),
-        };
-    }
-    let child = command
+    let child = Command::new(env!("CARGO_BIN_EXE_whisper-server"))
         .arg("--model")
         .arg(fixtures::model())
         .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -427,68 +415,4 @@ async fn a_truncated_model_file_stops_the_server_with_a_clear_error() {
         assert!(stderr.contains(says), "--weights {weights}: {stderr}");
         assert!(stderr.contains("cut.bin"), "--weights {weights}: {stderr}");
     }
-}
-
-/// The server executes itself again with glibc's huge-page tunable, so the weights it loads sit
-/// in 2 MiB pages (the kernel's own count, `AnonHugePages`); `GLIBC_TUNABLES` with the tunable
-/// at 0 keeps it on 4 KiB pages where the kernel gives huge pages only to those who ask.
-#[tokio::test]
-async fn the_model_sits_in_huge_pages_unless_glibc_is_told_otherwise() {
-    let mode =
-        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
-    if mode.is_empty() || mode.contains("[never]") {
-        eprintln!("skipped: this kernel has transparent huge pages off ({mode:?})");
-        return;
-    }
-    let on = spawn_with_env(&[], &[("GLIBC_TUNABLES", None)]).await;
-    on.transcribes_the_sentence().await;
-    let pid = on.child.id();
-    assert!(
-        environment_of(pid).contains(&"GLIBC_TUNABLES=glibc.malloc.hugetlb=1".to_string()),
-        "the process runs without the tunable: {:?}",
-        environment_of(pid)
-    );
-    // tiny.en's matrices in q8_0 alone are 43 MB.
-    let huge = anon_huge_pages_kib(pid);
-    assert!(huge >= 16 * 1024, "{huge} KiB in huge pages");
-
-    if mode.contains("[madvise]") {
-        let off = spawn_with_env(&[], &[("GLIBC_TUNABLES", Some("glibc.malloc.hugetlb=0"))]).await;
-        off.transcribes_the_sentence().await;
-        assert_eq!(anon_huge_pages_kib(off.child.id()), 0);
-    }
-}
-
-impl Server {
-    async fn transcribes_the_sentence(&self) {
-        let response = self
-            .request_for("speech.wav")
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(response.status(), 200);
-        let body: serde_json::Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            normalise(body["text"].as_str().unwrap_or("")),
-            normalise(EXPECTED)
-        );
-    }
-}
-
-fn environment_of(pid: u32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .unwrap_or_default()
-        .split(|b| *b == 0)
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .collect()
-}
-
-fn anon_huge_pages_kib(pid: u32) -> u64 {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-        .unwrap_or_else(|e| panic!("smaps_rollup of {pid}: {e}"));
-    rollup
-        .lines()
-        .find_map(|line| line.strip_prefix("AnonHugePages:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no AnonHugePages in {rollup}"))
 }
