@@ -33,13 +33,15 @@ class Variant:
     clips: tuple[str, ...]  # the clips it matters for
     args: tuple[str, ...] = ()  # extra server arguments
     fields: tuple[tuple[str, str], ...] = ()  # extra request form fields
+    env: tuple[tuple[str, str], ...] = ()  # extra environment of the server process
 
 
 # "sequential windows" turns off decoding a clip over 30 s in windows on several whisper states
 # at once; "full context" turns off the fitted audio context of short clips; "beam 5" asks for
 # beam search; "f16" runs the model file's f16 matrices as they are (the server quantises them
 # to q8_0 while loading by default); "q4_0" quantises them to 4-bit blocks instead; "windows from
-# 30" decodes clips of 15-30 s in one window, as the server did before it cut them into windows.
+# 30" decodes clips of 15-30 s in one window, as the server did before it cut them into windows;
+# "huge pages" has glibc's malloc ask for transparent huge pages (run Z in docs/benchmarks.md).
 ALL_CLIPS = ("short", "medium", "long", "three-sentences", "eight-sentences", "long-2")
 SERVER_VARIANTS = {
     "sequential-windows": Variant(("long",), args=("--parallel-windows", "false")),
@@ -48,6 +50,7 @@ SERVER_VARIANTS = {
     "f16": Variant(("short", "medium", "long"), args=("--weights", "f16")),
     "q4_0": Variant(ALL_CLIPS, args=("--weights", "q4_0")),
     "windows-from-30": Variant(("eight-sentences",), args=("--windows-from-seconds", "30")),
+    "huge-pages": Variant(ALL_CLIPS, env=(("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1"),)),
 }
 
 
@@ -147,7 +150,7 @@ def make_variant(a: argparse.Namespace, t: int, name: str) -> Server:
     variant = SERVER_VARIANTS[name]
     return Server(f"server {t}t {name.replace('-', ' ')}", a.server_bin,
                   a.model, t,
-                  extra_args=variant.args, fields=dict(variant.fields))
+                  extra_args=variant.args, fields=dict(variant.fields), env=dict(variant.env))
 
 
 def chosen_variants(a: argparse.Namespace) -> list[str]:
