@@ -89,7 +89,7 @@ lint() {
 control_plane_smoke() { e2e/cluster/smoke-test.sh; }
 cargo_tests() { cargo test --workspace --no-fail-fast; }
 python_clients() {
-  "$VENV/bin/python" -m pytest -q server/tests/python scripts/bench/test_wer.py \
+  "$VENV/bin/python" -m pytest -q server/tests/python scripts/bench/test_wer.py scripts/bench/test_paired.py \
     scripts/bench/test_paused_clip.py scripts/soak/test_tally.py
 }
 # Bounded fuzzing of the server's parsers, 30 s a target. The nightly, ASan-instrumented build
