@@ -15,11 +15,11 @@ use crate::audio::WHISPER_SAMPLE_RATE;
 const RATE: usize = WHISPER_SAMPLE_RATE as usize;
 /// whisper's encoder sees 30 s at a time.
 pub const MAX_WINDOW_SAMPLES: usize = 30 * RATE;
-/// Window length to aim for when windows of audio over 30 s decode with a fitted audio context: the encoder's
-/// cost grows faster than its context (attention is quadratic in it) and the decoder's cross
-/// attention reads all of it, so shorter windows cost less per second of audio; 10 s beat 12 s
-/// and 20 s on the long benchmark clip at no cost in WER (docs/benchmarks.md, "Windows of about
-/// 10 s").
+/// Window length to aim for when windows of audio over 30 s decode with a fitted audio
+/// context: the encoder's cost grows faster than its context (attention is quadratic in it) and
+/// the decoder's cross attention reads all of it, so shorter windows cost less per second of
+/// audio; 10 s beat 12 s and 20 s on the long benchmark clip at no cost in WER
+/// (docs/benchmarks.md, "Windows of about 10 s").
 pub const FITTED_TARGET_SAMPLES: usize = 10 * RATE;
 /// Windows for audio that whisper sees at once but that is cut all the same (`WindowPolicy::
 /// from_samples`): two, each at least half the threshold long; shorter windows cost more in
@@ -73,10 +73,10 @@ impl WindowPolicy {
     /// sees at once (two for fitted audio past `from_samples`), with parallel windows off, or
     /// when no request can hold two workers and nothing is fitted (whisper.cpp's own 30 s
     /// windows then run the full context anyway, and pass each window's text to the next as a
-    /// prompt). Otherwise the count is a multiple of
-    /// the most workers a request can decode on, whatever this one will hold: the same audio
-    /// gets the same cuts (and so the same transcript) on a busy server as on an idle one, and
-    /// a request on one worker runs the windows of the parallel plan in a row.
+    /// prompt). Otherwise the count is a multiple of the most workers a request can decode on,
+    /// whatever this one will hold: the same audio gets the same cuts (and so the same
+    /// transcript) on a busy server as on an idle one, and a request on one worker runs the
+    /// windows of the parallel plan in a row.
     pub fn plan(&self, samples: usize) -> WindowPlan {
         let (target, max_window) = self.lengths();
         let whisper_cpp_windows = !self.fitted && self.max_workers <= 1;

@@ -41,12 +41,12 @@ pub enum Element {
     Q4_0,
 }
 
-/// ggml's q8_0 block: 32 weights.
-pub(super) const Q8_0_BLOCK: usize = 32;
+/// Weights per block of ggml's q8_0 and q4_0 alike.
+pub(super) const QUANT_BLOCK: usize = 32;
 /// Bytes per q8_0 block: an f16 scale and 32 i8.
-pub(super) const Q8_0_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK;
+pub(super) const Q8_0_BLOCK_BYTES: usize = 2 + QUANT_BLOCK;
 /// Bytes per q4_0 block: an f16 scale and 32 nibbles.
-pub(super) const Q4_0_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK / 2;
+pub(super) const Q4_0_BLOCK_BYTES: usize = 2 + QUANT_BLOCK / 2;
 
 impl Element {
     /// The `ggml_type` number a model file stores for this element type.
@@ -65,10 +65,10 @@ impl Element {
             Self::F32 => elements.saturating_mul(4),
             Self::F16 => elements.saturating_mul(2),
             Self::Q8_0 => elements
-                .div_ceil(Q8_0_BLOCK)
+                .div_ceil(QUANT_BLOCK)
                 .saturating_mul(Q8_0_BLOCK_BYTES),
             Self::Q4_0 => elements
-                .div_ceil(Q8_0_BLOCK)
+                .div_ceil(QUANT_BLOCK)
                 .saturating_mul(Q4_0_BLOCK_BYTES),
         }
     }

@@ -10,7 +10,7 @@ use whisper_rs::whisper_rs_sys as sys;
 
 use super::convert;
 use super::ct2::DType;
-use super::mapping::{Element, Q8_0_BLOCK, Tensor};
+use super::mapping::{Element, QUANT_BLOCK, Tensor};
 
 /// How the import stores the weight matrices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -70,30 +70,27 @@ impl Weights {
         }
     }
 
-    /// The element type its matrices are stored as, and ggml's number for it.
-    fn quantised(self) -> Option<(Element, sys::ggml_type)> {
+    /// The element type its matrices are quantised to; none for f16.
+    fn quantised(self) -> Option<Element> {
         match self {
             Self::F16 => None,
-            Self::Q8_0 => Some((Element::Q8_0, sys::ggml_type_GGML_TYPE_Q8_0)),
-            Self::Q4_0 => Some((Element::Q4_0, sys::ggml_type_GGML_TYPE_Q4_0)),
+            Self::Q8_0 => Some(Element::Q8_0),
+            Self::Q4_0 => Some(Element::Q4_0),
         }
     }
 
     /// `tensor` as this weight type wants it: quantised when it is a 2-D f16 matrix.
     pub fn apply<'a>(self, tensor: Tensor<'a>) -> Result<Tensor<'a>, QuantizeError> {
         match self.quantised() {
-            Some(target) if tensor.shape.len() == 2 && tensor.element == Element::F16 => {
-                quantise(tensor, target)
+            Some(element) if tensor.shape.len() == 2 && tensor.element == Element::F16 => {
+                quantise(tensor, element)
             }
             _ => Ok(tensor),
         }
     }
 }
 
-fn quantise(
-    tensor: Tensor<'_>,
-    (element, ggml_type): (Element, sys::ggml_type),
-) -> Result<Tensor<'static>, QuantizeError> {
+fn quantise(tensor: Tensor<'_>, element: Element) -> Result<Tensor<'static>, QuantizeError> {
     let (rows, row) = (tensor.shape[0], tensor.shape[1]);
     // ggml divides by the row length.
     if rows == 0 || row == 0 {
@@ -102,7 +99,7 @@ fn quantise(
             shape: tensor.shape,
         });
     }
-    if row % Q8_0_BLOCK != 0 {
+    if row % QUANT_BLOCK != 0 {
         return Err(QuantizeError::RowNotBlockAligned {
             name: tensor.name,
             row,
@@ -123,7 +120,8 @@ fn quantise(
     // block types need no importance matrix, so null is allowed.
     let written = unsafe {
         sys::ggml_quantize_chunk(
-            ggml_type,
+            // The number a model file stores is ggml's own `ggml_type` (0 to 39).
+            element.ggml_type() as sys::ggml_type,
             weights.as_ptr(),
             out.as_mut_ptr().cast(),
             0,
